@@ -1,0 +1,127 @@
+"""The exposure × focus grid (the paper's Fig. 4 data-collection protocol) and its ``.npz`` file format.
+
+File layout (``numpy.savez``):
+
+* ``frames`` — uint8 ``[E, F, H, W]``: frame at exposure ``e`` and lens voltage ``f``;
+* ``exposure_us`` — float64 ``[E]`` (µs);
+* ``lens_v`` — float64 ``[F]`` (V; empty for a camera without lens);
+* ``captured`` — bool ``[E, F]``: False where an interrupted run did not reach;
+* ``meta`` — JSON string: ``camera`` (spec), ``seed``, ``complete``, and for the simulator ``truth``
+  (``in_focus_v``, ``object_box``, ``object_distance_m``, ``lux``, ``blur_px`` per lens voltage).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dasha.camera.base import Camera
+from dasha.camera.errors import SpecError
+
+
+@dataclass
+class Grid:
+    """An exposure × lens grid of frames (see the module docstring for the fields)."""
+
+    frames: np.ndarray
+    exposure_us: np.ndarray
+    lens_v: np.ndarray
+    captured: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, path: str | Path, compress: bool = False) -> Path:
+        """Write atomically (temporary file + rename), so a crash never leaves a half-written file."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp.npz", dir=path.parent)
+        os.close(fd)
+        try:
+            saver = np.savez_compressed if compress else np.savez
+            saver(
+                tmp,
+                frames=self.frames,
+                exposure_us=self.exposure_us,
+                lens_v=self.lens_v,
+                captured=self.captured,
+                meta=np.array(json.dumps(self.meta)),
+            )
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Grid:
+        """Read a grid file; SpecError if it is missing or not a grid."""
+        path = Path(path)
+        if not path.is_file():
+            raise SpecError(f"grid file {str(path)!r} not found")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                frames, exp, lens = z["frames"], z["exposure_us"], z["lens_v"]
+                captured = z["captured"] if "captured" in z else np.ones(frames.shape[:2], bool)
+                meta = json.loads(str(z["meta"])) if "meta" in z else {}
+        except (OSError, KeyError, ValueError) as exc:
+            raise SpecError(f"{str(path)!r} is not a dasha grid file ({exc})") from None
+        if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[:2] != (len(exp), max(len(lens), 1)):
+            raise SpecError(f"{str(path)!r}: frames {frames.shape} do not match exposures × lens steps")
+        return cls(frames, exp.astype(np.float64), lens.astype(np.float64), captured.astype(bool), meta)
+
+
+def record_grid(
+    camera: Camera,
+    exposures_us: Sequence[float],
+    lens_v: Sequence[float],
+    on_frame: Callable[[int, int], None] | None = None,
+) -> Grid:
+    """Capture one frame per (exposure, lens voltage): exposure outer loop, lens inner loop.
+
+    Every setting is validated against the camera's limits before the first command. If the run is
+    interrupted (Ctrl-C, device error), the frames captured so far are kept in the returned grid's
+    ``captured`` mask and the exception is attached as ``grid.meta["error"]``; the caller decides to save.
+    """
+    exposures = [camera.exposure_limits.check(e, "exposure") for e in exposures_us]
+    lens = camera.lens
+    if lens is None and len(lens_v):
+        raise SpecError(f"camera {camera.spec!r} has no lens; record with --lens-steps 0")
+    volts = [lens.limits.check(v, "lens voltage") for v in lens_v] if lens is not None else []
+    first = camera.capture()
+    h, w = first.image.shape
+    n_f = max(len(volts), 1)
+    frames = np.zeros((len(exposures), n_f, h, w), np.uint8)
+    captured = np.zeros((len(exposures), n_f), bool)
+    meta: dict[str, Any] = {"camera": camera.spec, "seed": getattr(camera, "seed", None), "complete": False}
+    grid = Grid(frames, np.asarray(exposures, float), np.asarray(volts, float), captured, meta)
+    truth_blur = [float("nan")] * n_f
+    try:
+        for i, e in enumerate(exposures):
+            camera.exposure_us = e
+            for j in range(n_f):
+                if lens is not None:
+                    lens.set_voltage(volts[j], wait=True)
+                frame = camera.capture()
+                if frame.image.shape != (h, w):
+                    raise SpecError(f"frame size changed during the grid: {frame.image.shape} vs {(h, w)}")
+                frames[i, j] = frame.image
+                captured[i, j] = True
+                if frame.truth is not None:
+                    truth_blur[j] = frame.truth.blur_px
+                    meta["truth"] = {**frame.truth.as_dict(), "blur_px": truth_blur}
+                if on_frame is not None:
+                    on_frame(i, j)
+        meta["complete"] = True
+    except (KeyboardInterrupt, Exception) as exc:  # keep what was captured; the caller saves and re-raises
+        meta["error"] = f"{type(exc).__name__}: {exc}"
+        grid.interrupted = exc  # type: ignore[attr-defined]
+    if "truth" in meta:
+        for k in ("saturated_fraction", "mean_electrons", "background_blur_px", "defocus_d"):
+            meta["truth"].pop(k, None)
+    return grid

@@ -1,0 +1,193 @@
+"""Geometric optics of the simulated camera: thin lens + liquid lens, disc (pillbox) defocus PSF.
+
+Model (PHYSICS.md §4–5):
+
+* Main lens: thin lens, focal length ``f`` = 16 mm, f-number ``N`` (aperture diameter ``A = f/N``),
+  focused at ``1/s0`` diopters (default 0: infinity).
+* Liquid lens in front of it adds optical power ``P(V)`` (diopters); the in-focus object vergence is
+  ``D_focus = 1/s0 + κ·P(V)`` with κ = 1 (front-mounted).
+* An object at distance ``d`` has vergence ``D = 1/d`` (0 at infinity). Its defocus is ``ΔD = D_focus − D`` and
+  its blur-circle diameter on the sensor is ``c = f²·|ΔD| / N`` (thin lens, ``v_s ≈ f``), i.e. 16.6 px per
+  diopter at f/2.8 with 5.5 µm pixels.
+* The PSF is a uniform disc of diameter ``c`` rendered with anti-aliased coverage at native pixel pitch
+  (:class:`PyramidBlur` keeps large blurs cheap without changing their size).
+
+:class:`VariopticCurve` documents the voltage → diopter curve (see its docstring for the numbers).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from dasha.camera.base import LensCurve, Limits
+
+#: Varioptic (Corning) A/C-39N0 drive limits: 24–70 V RMS at 1 mV resolution.
+VARIOPTIC_LIMITS = Limits(24.0, 70.0, "V", resolution=0.001)
+
+
+@dataclass(frozen=True, slots=True)
+class VariopticCurve(LensCurve):
+    """Voltage → optical power of an electrowetting liquid lens (Varioptic A/C-39N0 class).
+
+    ``P(V) = P_rest + slope·[softplus_w(V − V_lo) − softplus_w(V − V_hi)]``: flat at the rest power below the
+    working span, linear (``slope`` dpt/V) inside it, saturating above it. Strictly increasing everywhere.
+
+    Defaults (PHYSICS.md §5, REFERENCE.md): power −5 … +15 dpt, 1 dpt/V over the working span 42–62 V,
+    0 dpt at 47 V so that the paper's object at 1.4–2.0 m focuses at ≈47.5–47.7 V (their rig: 47–49 V).
+    With the main lens at infinity, objects from ∞ to 0.2 m (0–5 dpt) focus between 47 V and 52 V.
+    The datasheet curve is not public; calibrate ``v_lo``/``v_hi``/``slope`` for a real lens.
+    """
+
+    p_rest_d: float = -5.0
+    """Optical power below the working span (dpt)."""
+    v_lo: float = 42.0
+    """Start of the linear working span (V)."""
+    v_hi: float = 62.0
+    """End of the linear working span (V)."""
+    slope_d_per_v: float = 1.0
+    """Slope inside the working span (dpt/V)."""
+    softness_v: float = 1.0
+    """Width of the rounded knees (V)."""
+
+    def power(self, volts: float | np.ndarray) -> float | np.ndarray:
+        """Optical power (dpt) at ``volts`` (V)."""
+        v = np.asarray(volts, dtype=np.float64)
+        w = self.softness_v
+        ramp = w * (np.logaddexp(0.0, (v - self.v_lo) / w) - np.logaddexp(0.0, (v - self.v_hi) / w))
+        out = self.p_rest_d + self.slope_d_per_v * ramp
+        return float(out) if np.ndim(out) == 0 else out
+
+    def voltage(self, diopters: float) -> float:
+        """Voltage (V) giving ``diopters`` (bisection; clipped to 24–70 V)."""
+        lo, hi = VARIOPTIC_LIMITS.low, VARIOPTIC_LIMITS.high
+        if diopters <= self.power(lo):
+            return lo
+        if diopters >= self.power(hi):
+            return hi
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            if self.power(mid) < diopters:
+                lo = mid
+            else:
+                hi = mid
+        return 0.5 * (lo + hi)
+
+
+@dataclass(frozen=True, slots=True)
+class Optics:
+    """Thin main lens + front liquid lens at native pixel pitch.
+
+    Attributes:
+        focal_length_m: main-lens focal length (m); 16 mm.
+        f_number: f-number N (aperture diameter f/N).
+        pixel_pitch_m: sensor pixel pitch (m); 5.5 µm (CMV2000).
+        base_focus_d: main-lens focus vergence 1/s0 (dpt); 0 = focused at infinity.
+        kappa: liquid-lens power coupling κ (1 for a front-mounted lens).
+    """
+
+    focal_length_m: float = 0.016
+    f_number: float = 2.8
+    pixel_pitch_m: float = 5.5e-6
+    base_focus_d: float = 0.0
+    kappa: float = 1.0
+
+    @property
+    def px_per_diopter(self) -> float:
+        """Blur-circle diameter per diopter of defocus, native px: f²/(N·pitch)."""
+        return self.focal_length_m**2 / (self.f_number * self.pixel_pitch_m)
+
+    def focus_vergence(self, lens_power_d: float) -> float:
+        """Object vergence (dpt) that is in focus with the liquid lens at ``lens_power_d``."""
+        return self.base_focus_d + self.kappa * lens_power_d
+
+    def blur_px(self, object_vergence_d: float, lens_power_d: float) -> float:
+        """Blur-circle diameter (native px) of an object at vergence 1/d (dpt): f²|ΔD|/N/pitch."""
+        return abs(self.focus_vergence(lens_power_d) - object_vergence_d) * self.px_per_diopter
+
+    def in_focus_power(self, object_vergence_d: float) -> float:
+        """Liquid-lens power (dpt) that focuses an object at vergence 1/d (dpt)."""
+        return (object_vergence_d - self.base_focus_d) / self.kappa
+
+
+@lru_cache(maxsize=512)
+def disc_kernel(diameter_px: float, supersample: int = 8) -> np.ndarray:
+    """Anti-aliased uniform disc of ``diameter_px`` (native px), normalised to sum 1 (float32).
+
+    Each kernel pixel holds the fraction of its area inside the disc (``supersample``² sub-samples),
+    so the second radial moment matches that of the continuous disc, ``E[r²] = c²/8``.
+    """
+    if diameter_px <= 0:
+        return np.ones((1, 1), np.float32)
+    r = diameter_px / 2.0
+    half = math.ceil(r + 0.5)
+    n = 2 * half + 1
+    sub = (np.arange(n * supersample) + 0.5) / supersample - half - 0.5
+    yy, xx = np.meshgrid(sub, sub, indexing="ij")
+    inside = (xx**2 + yy**2 <= r * r).astype(np.float32)
+    k = inside.reshape(n, supersample, n, supersample).mean(axis=(1, 3))
+    if k.sum() == 0:  # disc smaller than one sub-sample: a point
+        k[half, half] = 1.0
+    return (k / k.sum()).astype(np.float32)
+
+
+def blur_disc(image: np.ndarray, diameter_px: float) -> np.ndarray:
+    """Convolve ``image`` (float32, H×W or H×W×C) with a disc PSF of ``diameter_px``; reflective borders."""
+    if diameter_px < 0.05:
+        return image
+    return cv2.filter2D(image, -1, disc_kernel(round(diameter_px, 3)), borderType=cv2.BORDER_REFLECT101)
+
+
+#: Largest disc diameter (px) blurred directly; larger blurs run on a 2^k-downsampled copy (kernel ≤ 11 px).
+DIRECT_MAX_DIAMETER_PX = 8.0
+
+
+class PyramidBlur:
+    """Disc-PSF blur of one fixed float32 layer stack at any diameter, fast on one core.
+
+    Small diameters (≤ 8 px) are convolved directly at native resolution. A larger diameter ``c`` runs on a
+    copy area-downsampled by ``s = 2^k`` (so that ``c/s ≤ 8``) with a disc of diameter
+    ``c' = sqrt(c² − 4s²)`` and is upsampled bilinearly: the box (s²/12) and bilinear (s²/6) per-axis variances
+    plus the disc's ``c'²/16`` add up to the exact disc variance ``c²/16``. The blurred output is smooth at
+    that scale, so nothing visible is lost, and every blur costs a kernel of ≤ 11×11 taps.
+
+    Results are cached (LRU) by diameter rounded to 0.01 px, so sweeps and grids re-use them.
+    """
+
+    def __init__(self, layer: np.ndarray, max_cached: int = 64) -> None:
+        self.layer = np.ascontiguousarray(layer, dtype=np.float32)
+        self.shape = self.layer.shape[:2]
+        self.max_cached = max_cached
+        self._pyramid: dict[int, np.ndarray] = {1: self.layer}
+        self._cache: OrderedDict[float, np.ndarray] = OrderedDict()
+
+    def _down(self, s: int) -> np.ndarray:
+        if s not in self._pyramid:
+            h, w = self.shape
+            size = (max(1, math.ceil(w / s)), max(1, math.ceil(h / s)))
+            self._pyramid[s] = cv2.resize(self.layer, size, interpolation=cv2.INTER_AREA)
+        return self._pyramid[s]
+
+    def at(self, diameter_px: float) -> np.ndarray:
+        """The layer blurred by a disc of ``diameter_px`` native px (float32; do not modify in place)."""
+        c = round(max(float(diameter_px), 0.0), 2)
+        hit = self._cache.get(c)
+        if hit is not None:
+            self._cache.move_to_end(c)
+            return hit
+        if c <= DIRECT_MAX_DIAMETER_PX:
+            out = blur_disc(self.layer, c)
+        else:
+            s = 2 ** math.ceil(math.log2(c / DIRECT_MAX_DIAMETER_PX))
+            small = blur_disc(self._down(s), math.sqrt(c * c - 4.0 * s * s) / s)
+            h, w = self.shape
+            out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+        self._cache[c] = out
+        if len(self._cache) > self.max_cached:
+            self._cache.popitem(last=False)
+        return out
