@@ -76,6 +76,18 @@ class Grid:
         return cls(frames, exp.astype(np.float64), lens.astype(np.float64), captured.astype(bool), meta)
 
 
+def validate_grid(
+    camera: Camera, exposures_us: Sequence[float], lens_v: Sequence[float]
+) -> tuple[list[float], list[float]]:
+    """Check every grid setting against the camera's limits before anything is commanded."""
+    exposures = [camera.exposure_limits.check(e, "exposure") for e in exposures_us]
+    lens = camera.lens
+    if lens is None and len(lens_v):
+        raise SpecError(f"camera {camera.spec!r} has no lens; record with --lens-steps 0")
+    volts = [lens.limits.check(v, "lens voltage") for v in lens_v] if lens is not None else []
+    return exposures, volts
+
+
 def record_grid(
     camera: Camera,
     exposures_us: Sequence[float],
@@ -88,11 +100,8 @@ def record_grid(
     interrupted (Ctrl-C, device error), the frames captured so far are kept in the returned grid's
     ``captured`` mask and the exception is attached as ``grid.meta["error"]``; the caller decides to save.
     """
-    exposures = [camera.exposure_limits.check(e, "exposure") for e in exposures_us]
+    exposures, volts = validate_grid(camera, exposures_us, lens_v)
     lens = camera.lens
-    if lens is None and len(lens_v):
-        raise SpecError(f"camera {camera.spec!r} has no lens; record with --lens-steps 0")
-    volts = [lens.limits.check(v, "lens voltage") for v in lens_v] if lens is not None else []
     first = camera.capture()
     h, w = first.image.shape
     n_f = max(len(volts), 1)

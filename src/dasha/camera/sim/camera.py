@@ -226,19 +226,31 @@ class SimCamera(Camera):
         lx = self.light.lux_at(self.clock.t) if lux is None else lux
         return self._expose(p, lx, 0.0, self._rng if noise else None)
 
-    def _expose(self, power_d: float, lux: float, jitter_d: float, rng: np.random.Generator | None) -> Frame:
+    def reflectance(self, lens_power_d: float, jitter_d: float = 0.0) -> tuple[np.ndarray, float, float]:
+        """Optical image on the sensor as reflectance (float32 H×W), before the sensor model.
+
+        The object layer and its coverage are blurred by the object's disc PSF, the background by its own
+        (depth-dependent) disc, then composited: ``obj ⊛ psf_o + (1 − α ⊛ psf_o)·(bg ⊛ psf_b)``.
+
+        Returns:
+            ``(reflectance, object_blur_px, background_blur_px)``.
+        """
         r = self._scene_render()
         optics, scene = self.optics, self._scene
-        c_obj = optics.blur_px(scene.object_vergence_d + jitter_d, power_d)
-        c_bg = optics.blur_px(scene.background_vergence_d + jitter_d, power_d)
+        c_obj = optics.blur_px(scene.object_vergence_d + jitter_d, lens_power_d)
+        c_bg = optics.blur_px(scene.background_vergence_d + jitter_d, lens_power_d)
         obj = r.objects.at(c_obj)
-        reflectance = obj[..., 0] + (1.0 - obj[..., 1]) * r.background.at(c_bg)
+        return obj[..., 0] + (1.0 - obj[..., 1]) * r.background.at(c_bg), c_obj, c_bg
+
+    def _expose(self, power_d: float, lux: float, jitter_d: float, rng: np.random.Generator | None) -> Frame:
+        optics, scene = self.optics, self._scene
+        reflectance, c_obj, c_bg = self.reflectance(power_d, jitter_d)
         t_e = self._exposure_us * 1e-6
         image, saturated, mean_e = self.sensor.expose(reflectance, lux, t_e, optics.f_number, rng)
         truth = Truth(
             blur_px=c_obj,
             background_blur_px=c_bg,
-            object_box=r.object_box,
+            object_box=self._scene_render().object_box,
             in_focus_v=self.in_focus_voltage(),
             object_distance_m=scene.object_distance_m,
             defocus_d=optics.focus_vergence(power_d) - scene.object_vergence_d,
