@@ -9,7 +9,7 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from dasha.camera.sim import Scene, SimCamera  # noqa: E402
+from dasha.camera.sim import Scene, SimCamera
 
 
 @pytest.fixture
