@@ -65,6 +65,14 @@ class LensDynamics:
         wd = wn * math.sqrt(1.0 - z * z)
         return 1.0 - math.exp(-z * wn * dt_s) * (math.cos(wd * dt_s) + z / math.sqrt(1 - z * z) * math.sin(wd * dt_s))
 
+    def time_to_settle(self, step_d: float, tolerance_d: float) -> float:
+        """Time (s) after which a step of ``step_d`` dpt stays within ``tolerance_d`` dpt (envelope bound)."""
+        z = self.damping
+        bound = abs(step_d) / math.sqrt(1.0 - z * z)
+        if bound <= tolerance_d:
+            return 0.0
+        return math.log(bound / tolerance_d) / (z * 4.0 / (z * self.settle_time_s))
+
 
 class SimLens(Lens):
     """Simulated Varioptic liquid lens: 24–70 V at 1 mV, :class:`VariopticCurve`, second-order settling."""
@@ -80,6 +88,8 @@ class SimLens(Lens):
         self.curve = curve or VariopticCurve()
         self.dynamics = dynamics or LensDynamics()
         self.settle_time_s = self.dynamics.settle_time_s + 0.01
+        self.settle_tolerance_d = 0.005
+        """Residual power error (dpt) that counts as settled (≈0.08 px of blur at f/2.8)."""
         self._clock = clock
         v = self.limits.check(voltage_v, "initial lens voltage")
         self._v = v
@@ -100,7 +110,13 @@ class SimLens(Lens):
         return self._v
 
     def _do_wait_settled(self) -> None:
-        self._clock.t += self.settle_time_s
+        """Advance the virtual clock until the power is within ``settle_tolerance_d`` of the target.
+
+        Large steps take longer than small ones, as on the real lens (a 20 dpt step ≈ 80 ms, 1 dpt ≈ 50 ms).
+        """
+        t_cmd, p_from, p_to = self._step
+        needed = t_cmd + self.dynamics.time_to_settle(p_to - p_from, self.settle_tolerance_d)
+        self._clock.t = max(self._clock.t, needed)
 
 
 @dataclass

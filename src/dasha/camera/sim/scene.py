@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -68,10 +69,13 @@ def load_texture(name_or_path: str | Path) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=32)
 def _skimage_photo(name: str) -> np.ndarray:
     import skimage.data
 
-    return _to_grey_u8(np.asarray(getattr(skimage.data, name)()))
+    img = _to_grey_u8(np.asarray(getattr(skimage.data, name)()))
+    img.flags.writeable = False
+    return img
 
 
 def _to_grey_u8(img: np.ndarray) -> np.ndarray:
