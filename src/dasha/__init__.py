@@ -12,3 +12,12 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 __all__ = ["__version__"]
+
+
+def _register() -> None:
+    from dasha.envs import register_envs
+
+    register_envs()
+
+
+_register()

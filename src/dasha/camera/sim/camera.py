@@ -96,6 +96,13 @@ class SimLens(Lens):
         p = float(self.curve.power(v))
         self._step = (-math.inf, p, p)  # (t_command, power_from, power_to)
 
+    def snap(self, voltage_v: float) -> None:
+        """Put the lens at ``voltage_v`` (V), already settled (episode starts; no dynamics, no clock)."""
+        v = self.limits.check(voltage_v, "lens voltage")
+        self._v = v
+        p = float(self.curve.power(v))
+        self._step = (-math.inf, p, p)
+
     def power_at(self, t_s: float) -> float:
         """Optical power (dpt) at virtual time ``t_s``, following the step response."""
         t_cmd, p_from, p_to = self._step
@@ -208,6 +215,13 @@ class SimCamera(Camera):
     def set_lux(self, lux: float) -> None:
         """Switch to a constant illuminance (lx)."""
         self.light = _constant(lux)
+
+    def restart(self, seed: int, exposure_us: float, lens_v: float) -> None:
+        """Start afresh (an episode): clock at 0, noise from ``seed``, settled lens, new exposure."""
+        self.clock.t = 0.0
+        self.reseed(seed)
+        self.exposure_us = exposure_us
+        self._lens.snap(lens_v)
 
     def reseed(self, seed: int) -> None:
         """Restart the noise generator from ``seed``."""

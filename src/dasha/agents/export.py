@@ -1,0 +1,94 @@
+"""Export a trained RLlib algorithm as a small, pickle-free policy directory.
+
+Layout::
+
+    policy.json       format version, task, mode, env config, and per module: obs_dim, nvec, hiddens,
+                      activation, file; plus the training summary (steps, final success rate)
+    <module>.pt       torch ``state_dict`` of :class:`dasha.agents.nets.ActorCritic` (tensors only;
+                      loaded with ``torch.load(weights_only=True)``)
+
+Single-agent tasks export one module named after the task (``exposure`` or ``focus``); the joint task exports
+``high_level`` and ``low_level``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import dasha
+
+POLICY_FORMAT = 1
+
+
+def module_ids(task: str) -> dict[str, str]:
+    """Policy module name → RLlib module id, per task."""
+    if task == "joint":
+        return {"high_level": "high_level", "low_level": "low_level"}
+    return {task: "default_policy"}
+
+
+def export_policy(algo: Any, spec: Any, out: Path, history: list[dict[str, Any]] | None = None) -> Path:
+    """Write ``policy.json`` and one ``.pt`` per module from the learner's current weights."""
+    import torch
+
+    from dasha.agents.module import action_nvec
+
+    out.mkdir(parents=True, exist_ok=True)
+    state = algo.learner_group.get_state(components="learner/rl_module")["learner"]["rl_module"]
+    from dasha.agents.rllib import env_creator
+
+    env = env_creator(spec.task)(spec.env)
+    modules: dict[str, Any] = {}
+    for name, mid in module_ids(spec.task).items():
+        if spec.task == "joint":
+            agent = "high" if name == "high_level" else env.low_ids[0]
+            obs_space, act_space = env.observation_spaces[agent], env.action_spaces[agent]
+        else:
+            obs_space, act_space = env.observation_space, env.action_space
+        weights = {k.removeprefix("net."): torch.as_tensor(np.asarray(v)) for k, v in state[mid].items()}
+        torch.save(weights, out / f"{name}.pt.tmp")
+        os.replace(out / f"{name}.pt.tmp", out / f"{name}.pt")
+        modules[name] = {
+            "file": f"{name}.pt",
+            "obs_dim": int(np.prod(obs_space.shape)),
+            "nvec": action_nvec(act_space),
+            "hiddens": list(spec.ppo.hiddens),
+            "activation": spec.ppo.activation,
+        }
+    last = (history or [{}])[-1]
+    meta = {
+        "format": POLICY_FORMAT,
+        "dasha_version": dasha.__version__,
+        "task": spec.task,
+        "preset": spec.preset,
+        "mode": spec.env.mode,
+        "encoder": spec.env.encoder,
+        "env": _json_safe(spec.env.to_dict()),
+        "modules": modules,
+        "training": {
+            "seed": spec.seed,
+            "env_steps": last.get("env_steps"),
+            "iterations": last.get("iteration"),
+            "wall_s": last.get("wall_s"),
+            "final_success_rate": last.get("success_rate"),
+        },
+    }
+    (out / "policy.json.tmp").write_text(json.dumps(meta, indent=2))
+    os.replace(out / "policy.json.tmp", out / "policy.json")
+    return out
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return "inf" if value > 0 else "-inf"
+    return value

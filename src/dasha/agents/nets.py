@@ -1,0 +1,61 @@
+"""Pure-torch policy networks shared by training (inside an RLlib module) and Ray-free deployment.
+
+:class:`ActorCritic` is a separate-trunk MLP actor-critic (the paper's ``[256, 256]`` fully connected net) for
+discrete / multi-discrete actions. Nothing here imports Ray, so :mod:`dasha.agents.policy` can load a trained
+policy with torch alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "silu": nn.SiLU}
+
+
+def mlp(in_dim: int, hiddens: Sequence[int], activation: str) -> tuple[nn.Sequential, int]:
+    """Linear + activation layers; returns the net and its output width."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r} (choose from {sorted(ACTIVATIONS)})")
+    layers: list[nn.Module] = []
+    width = in_dim
+    for h in hiddens:
+        layers += [nn.Linear(width, int(h)), ACTIVATIONS[activation]()]
+        width = int(h)
+    return nn.Sequential(*layers), width
+
+
+class ActorCritic(nn.Module):
+    """MLP actor (logits for ``sum(nvec)`` categorical outputs) and a separate MLP critic.
+
+    Args:
+        obs_dim: observation vector length.
+        nvec: categories per action component (``[n]`` for Discrete, the MultiDiscrete ``nvec`` otherwise).
+        hiddens: hidden layer widths of each trunk.
+        activation: ``tanh`` (RLlib's default), ``relu`` or ``silu``.
+    """
+
+    def __init__(self, obs_dim: int, nvec: Sequence[int], hiddens: Sequence[int] = (256, 256), activation: str = "tanh"):
+        super().__init__()
+        self.nvec = [int(n) for n in nvec]
+        self.actor, width = mlp(obs_dim, hiddens, activation)
+        self.pi = nn.Linear(width, sum(self.nvec))
+        self.critic, width = mlp(obs_dim, hiddens, activation)
+        self.vf = nn.Linear(width, 1)
+        nn.init.orthogonal_(self.pi.weight, gain=0.01)  # near-uniform initial policy
+        nn.init.zeros_(self.pi.bias)
+
+    def logits(self, obs: torch.Tensor) -> torch.Tensor:
+        """Concatenated action logits ``[B, sum(nvec)]``."""
+        return self.pi(self.actor(obs))
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        """State value ``[B]``."""
+        return self.vf(self.critic(obs)).squeeze(-1)
+
+    def greedy(self, obs: torch.Tensor) -> torch.Tensor:
+        """Deterministic action: argmax per component, ``[B, len(nvec)]`` (int64)."""
+        parts = torch.split(self.logits(obs), self.nvec, dim=-1)
+        return torch.stack([p.argmax(dim=-1) for p in parts], dim=-1)

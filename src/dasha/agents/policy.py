@@ -1,0 +1,81 @@
+"""Run a trained dasha policy without Ray: torch only, weights loaded safely.
+
+>>> policy = Policy.load("policies/joint")          # doctest: +SKIP
+>>> action = policy.act("high_level", observation)   # doctest: +SKIP
+
+A policy directory is what :func:`dasha.agents.export.export_policy` writes (``policy.json`` + ``.pt``
+``state_dict`` files). Files are read with ``torch.load(weights_only=True)``: tensors only, no pickle code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dasha.agents.nets import ActorCritic
+from dasha.camera.errors import SpecError
+from dasha.envs.config import EnvConfig
+
+SUPPORTED_FORMATS = (1,)
+
+
+@dataclass
+class Policy:
+    """A loaded policy: its metadata and one :class:`ActorCritic` per module."""
+
+    path: Path
+    meta: dict[str, Any]
+    nets: dict[str, ActorCritic]
+
+    @classmethod
+    def load(cls, path: str | Path) -> Policy:
+        """Load a policy directory; SpecError with the reason if it is missing or malformed."""
+        root = Path(path)
+        meta_path = root / "policy.json"
+        if not meta_path.is_file():
+            raise SpecError(f"{str(root)!r} is not a dasha policy directory (no policy.json)")
+        try:
+            meta = json.loads(meta_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"{str(meta_path)!r} is not valid JSON: {exc}") from None
+        if meta.get("format") not in SUPPORTED_FORMATS:
+            raise SpecError(f"{str(root)!r}: unsupported policy format {meta.get('format')!r}")
+        nets: dict[str, ActorCritic] = {}
+        for name, m in meta.get("modules", {}).items():
+            net = ActorCritic(int(m["obs_dim"]), m["nvec"], m["hiddens"], m["activation"])
+            file = root / m["file"]
+            try:
+                state = torch.load(file, map_location="cpu", weights_only=True)
+                net.load_state_dict(state)
+            except FileNotFoundError:
+                raise SpecError(f"policy file {str(file)!r} is missing") from None
+            except (RuntimeError, ValueError, KeyError) as exc:
+                raise SpecError(f"policy file {str(file)!r} does not match policy.json: {exc}") from None
+            nets[name] = net.eval()
+        if not nets:
+            raise SpecError(f"{str(root)!r}: policy.json lists no modules")
+        return cls(root, meta, nets)
+
+    @property
+    def task(self) -> str:
+        """``exposure``, ``focus`` or ``joint``."""
+        return str(self.meta["task"])
+
+    def env_config(self, **changes: Any) -> EnvConfig:
+        """The environment configuration the policy was trained with (``changes`` applied)."""
+        env = dict(self.meta["env"])
+        env["distance_m"] = [float(d) for d in env["distance_m"]]
+        env.update(changes)
+        return EnvConfig.from_dict(env)
+
+    def act(self, module: str, obs: np.ndarray) -> np.ndarray | int:
+        """Greedy action of ``module`` for one observation (int for Discrete, array for MultiDiscrete)."""
+        net = self.nets[module]
+        with torch.inference_mode():
+            a = net.greedy(torch.as_tensor(np.asarray(obs, np.float32)).reshape(1, -1))[0].numpy()
+        return int(a[0]) if len(net.nvec) == 1 else a

@@ -1,0 +1,224 @@
+"""``dasha train``: RLlib PPO on the exposure, focus or joint (hierarchical) task — one readable loop.
+
+Phases, in order: parse options → run directory (or resume one) → Ray → RLlib algorithm → train loop
+(progress bar, TensorBoard, ``metrics.jsonl``, checkpoint every N iterations) → final checkpoint → export a
+Ray-free policy (``policy/``) → ``learning_curve.png``.
+
+Run directory layout::
+
+    run.json                 what was trained (task, preset, PPO settings, env config, seed)
+    metrics.jsonl            one JSON line per iteration (steps, returns, success rate, moves, time)
+    tb/                      TensorBoard event files (charts/…, losses/…)
+    checkpoints/iter_NNNNNN  RLlib checkpoints (the last ``keep`` are kept); checkpoints/latest names the newest
+    policy/                  the exported policy (policy.json + one .pt state_dict per module)
+    learning_curve.png       success rate and return vs env steps (the paper's Fig. 3 analogue)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dasha.agents.rllib import RunSpec, build_config, init_ray
+from dasha.camera.errors import SpecError
+
+
+@dataclass
+class TrainOptions:
+    """Options of one ``dasha train`` run."""
+
+    task: str
+    """``exposure``, ``focus`` or ``joint``."""
+    preset: str = "fast"
+    """``paper`` or ``fast``."""
+    timesteps: int = 50_000
+    """Stop after this many sampled env steps (total, including resumed ones)."""
+    seed: int = 0
+    """Seed of the algorithm and the environments."""
+    num_env_runners: int = 0
+    """Remote env runners (0: sample in the driver process)."""
+    address: str | None = None
+    """Ray cluster address (``ray start --head`` prints it); None starts a local Ray."""
+    out: Path | None = None
+    """Run directory; default ``runs/train/<task>-<preset>-s<seed>``."""
+    resume: Path | None = None
+    """Run directory to continue from its latest checkpoint."""
+    config: Path | None = None
+    """TOML file with ``[ppo]`` / ``[env]`` overrides."""
+    detector: str | None = None
+    """Detector that defines success (joint task)."""
+    checkpoint_every: int = 1
+    """Checkpoint every N iterations (and always at the end)."""
+    keep: int = 2
+    """Checkpoints kept on disk."""
+    max_minutes: float | None = None
+    """Stop (and checkpoint) after this wall-clock time."""
+
+
+def load_toml(path: Path | None) -> dict[str, Any]:
+    """Read a TOML override file; SpecError on a missing or malformed file."""
+    if path is None:
+        return {}
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise SpecError(f"config file {str(path)!r} not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """The iteration records of a run (empty if none)."""
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """Newest complete checkpoint of a run directory, or None."""
+    pointer = run_dir / "checkpoints" / "latest"
+    if pointer.is_file():
+        path = run_dir / "checkpoints" / pointer.read_text().strip()
+        if path.is_dir():
+            return path
+    found = sorted((run_dir / "checkpoints").glob("iter_*")) if (run_dir / "checkpoints").is_dir() else []
+    return found[-1] if found else None
+
+
+def _summarise(result: dict[str, Any], iteration: int, wall_s: float) -> dict[str, Any]:
+    runners = result.get("env_runners", {})
+    learners = result.get("learners", {})
+    row: dict[str, Any] = {
+        "iteration": iteration,
+        "env_steps": int(result.get("num_env_steps_sampled_lifetime", 0)),
+        "episode_return_mean": runners.get("episode_return_mean"),
+        "episode_len_mean": runners.get("episode_len_mean"),
+        "success_rate": runners.get("dasha/success_rate"),
+        "moves_mean": runners.get("dasha/moves_mean"),
+        "wall_s": round(wall_s, 2),
+    }
+    for module_id, stats in learners.items():
+        if module_id.startswith("__") or not isinstance(stats, dict):
+            continue
+        for key in ("policy_loss", "vf_loss", "entropy", "mean_kl_loss"):
+            if key in stats:
+                row[f"{module_id}/{key}"] = float(stats[key])
+    return {k: (float(v) if isinstance(v, int | float) and k not in ("iteration", "env_steps") else v)
+            for k, v in row.items()}  # fmt: skip
+
+
+def _save_checkpoint(algo: Any, run_dir: Path, iteration: int, keep: int) -> Path:
+    """Write ``checkpoints/iter_N`` via a temporary directory, then point ``latest`` at it."""
+    root = run_dir / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"iter_{iteration:06d}"
+    tmp = root / f".tmp_iter_{iteration:06d}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    algo.save_to_path(str(tmp.resolve()))
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    (root / "latest.tmp").write_text(final.name)
+    os.replace(root / "latest.tmp", root / "latest")
+    for old in sorted(root.glob("iter_*"))[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def train(opts: TrainOptions, on_iteration: Callable[[dict[str, Any]], None] | None = None) -> Path:
+    """Train a policy; returns the run directory (see the module docstring for its layout)."""
+    # ---- run directory -----------------------------------------------------------------------------
+    if opts.resume is not None:
+        run_dir = Path(opts.resume)
+        if not (run_dir / "run.json").is_file():
+            raise SpecError(f"--resume {str(run_dir)!r} is not a dasha training run (no run.json)")
+        saved = json.loads((run_dir / "run.json").read_text())
+        if saved["task"] != opts.task:
+            raise SpecError(f"--resume run trained task {saved['task']!r}, not {opts.task!r}")
+        spec = RunSpec.build(saved["task"], saved["preset"], saved.get("overrides"), saved["seed"],
+                             opts.num_env_runners, saved.get("detector"))  # fmt: skip
+        history = read_metrics(run_dir)
+        checkpoint = latest_checkpoint(run_dir)
+    else:
+        overrides = load_toml(opts.config)
+        spec = RunSpec.build(opts.task, opts.preset, overrides, opts.seed, opts.num_env_runners, opts.detector)
+        run_dir = Path(opts.out) if opts.out else Path("runs/train") / f"{opts.task}-{opts.preset}-s{opts.seed}"
+        if (run_dir / "run.json").exists():
+            raise SpecError(f"{str(run_dir)!r} already holds a run; use --resume {run_dir} or another --out")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        record = {**spec.to_dict(), "overrides": overrides, "detector": opts.detector}
+        (run_dir / "run.json").write_text(json.dumps(record, indent=2))
+        history, checkpoint = [], None
+
+    # ---- algorithm ---------------------------------------------------------------------------------
+    init_ray(opts.address)
+    algo = build_config(spec).build_algo()
+    iteration, wall0 = 0, 0.0
+    if checkpoint is not None:
+        algo.restore_from_path(str(checkpoint.resolve()))
+        iteration = int(checkpoint.name.split("_")[-1])
+        history = [row for row in history if row["iteration"] <= iteration]
+        wall0 = history[-1]["wall_s"] if history else 0.0
+        _rewrite_metrics(run_dir, history)
+
+    # ---- train loop --------------------------------------------------------------------------------
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(run_dir / "tb"))
+    start = time.monotonic()
+    steps = history[-1]["env_steps"] if history else 0
+    try:
+        while steps < opts.timesteps:
+            if opts.max_minutes is not None and (time.monotonic() - start) / 60 >= opts.max_minutes:
+                break
+            result = algo.train()
+            iteration += 1
+            row = _summarise(result, iteration, wall0 + time.monotonic() - start)
+            steps = row["env_steps"] = max(row["env_steps"], steps + 1)
+            _log(writer, row)
+            with open(run_dir / "metrics.jsonl", "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            if iteration % max(opts.checkpoint_every, 1) == 0:
+                _save_checkpoint(algo, run_dir, iteration, opts.keep)
+            if on_iteration is not None:
+                on_iteration(row)
+        if latest_checkpoint(run_dir) is None or not latest_checkpoint(run_dir).name.endswith(f"{iteration:06d}"):
+            _save_checkpoint(algo, run_dir, iteration, opts.keep)
+        from dasha.agents.export import export_policy
+
+        export_policy(algo, spec, run_dir / "policy", history=read_metrics(run_dir))
+    finally:
+        writer.close()
+        algo.stop()
+    from dasha.agents.plots import learning_curve
+
+    learning_curve(read_metrics(run_dir), run_dir / "learning_curve.png", title=f"dasha train {spec.task} ({spec.preset})")
+    return run_dir
+
+
+def _rewrite_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+    tmp = run_dir / "metrics.jsonl.tmp"
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    os.replace(tmp, run_dir / "metrics.jsonl")
+
+
+def _log(writer: Any, row: dict[str, Any]) -> None:
+    step = row["env_steps"]
+    names = {
+        "episode_return_mean": "charts/episode_return",
+        "episode_len_mean": "charts/episode_length",
+        "success_rate": "charts/success_rate",
+        "moves_mean": "charts/moves",
+    }
+    for key, value in row.items():
+        if value is None or key in ("iteration", "env_steps"):
+            continue
+        tag = names.get(key, f"losses/{key}" if "/" in key else f"charts/{key}")
+        writer.add_scalar(tag, float(value), step)

@@ -1,0 +1,120 @@
+"""Environment configuration: mode, observations, domain randomisation, detector, horizons.
+
+One :class:`EnvConfig` drives the exposure, focus and hierarchical environments. It can be built from a plain
+dict (RLlib ``env_config``, a TOML ``[env]`` table); unknown keys and out-of-range values raise
+:class:`~dasha.camera.errors.SpecError` with the key's name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from dasha.camera.errors import SpecError
+from dasha.camera.sim.scene import BACKGROUND_TEXTURES, MIN_DISTANCE_M, OBJECT_TEXTURES
+
+#: Photos held out of training; evaluation ("scenes not used in training") draws from these.
+EVAL_SCENES: tuple[str, ...] = ("astronaut", "coffee", "moon", "coins")
+#: Photos used for training (domain randomisation).
+TRAIN_SCENES: tuple[str, ...] = tuple(s for s in OBJECT_TEXTURES if s not in EVAL_SCENES)
+
+Mode = Literal["paper", "ours"]
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Configuration shared by all dasha environments.
+
+    Attributes:
+        mode: ``"paper"`` — the paper's observations, actions and rewards; ``"ours"`` — relative actions with a
+            learned stop, history in the observation, shaped rewards (see :mod:`dasha.envs.rewards`).
+        encoder: image encoder name (``default``, ``cnn``, ``resnet152``).
+        size: simulated frame size (px, square).
+        scenes: object textures (skimage photo names or image paths), drawn uniformly per episode.
+        backgrounds: background textures.
+        distance_m: object distance range (m); drawn uniformly in diopters (``inf`` allowed as far end).
+        lux: illuminance range (lx); drawn log-uniformly.
+        f_number: f-number range; drawn uniformly.
+        detector: detector that defines success of the joint task (``haar-face`` default), or ``in-focus``
+            (ground-truth judge: blur ≤ 2 px; simulator only).
+        brisque_model: BRISQUE model for the paper's rewards (``live`` or ``paper``).
+        lens_horizon: low-level moves per high-level step (paper: 10).
+        exposure_horizon: exposure moves before a forced hand-over (ours) .
+        max_high_level_steps: high-level steps per hierarchical episode (the paper has no cap; truncation).
+        start_exposure_us: initial exposure (µs); None = log-uniform over the paper's table.
+        start_lens_v: initial lens voltage (V); None = uniform over 24–70 V.
+        gamma_high: high-level discount (paper 0.99). Used by our shaping terms.
+        gamma_low: low-level discount (paper 0).
+    """
+
+    mode: Mode = "ours"
+    encoder: str = "default"
+    size: int = 256
+    scenes: tuple[str, ...] = TRAIN_SCENES
+    backgrounds: tuple[str, ...] = BACKGROUND_TEXTURES
+    distance_m: tuple[float, float] = (MIN_DISTANCE_M, math.inf)
+    lux: tuple[float, float] = (5.0, 1000.0)
+    f_number: tuple[float, float] = (2.8, 2.8)
+    detector: str = "haar-face"
+    brisque_model: str = "live"
+    lens_horizon: int = 10
+    exposure_horizon: int = 5
+    max_high_level_steps: int = 5
+    start_exposure_us: float | None = None
+    start_lens_v: float | None = None
+    gamma_high: float = 0.99
+    gamma_low: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("paper", "ours"):
+            raise SpecError(f"env mode must be 'paper' or 'ours', got {self.mode!r}")
+        if not 32 <= self.size <= 2048:
+            raise SpecError(f"env size must be 32–2048 px, got {self.size!r}")
+        if not self.scenes:
+            raise SpecError("env scenes must not be empty")
+        near, far = self.distance_m
+        if not (near >= MIN_DISTANCE_M and (far >= near or math.isinf(far))):
+            raise SpecError(f"env distance_m must satisfy 0.2 ≤ near ≤ far (far may be inf), got {self.distance_m}")
+        lo, hi = self.lux
+        if not (0 < lo <= hi <= 1e5):
+            raise SpecError(f"env lux must satisfy 0 < lo ≤ hi ≤ 100000, got {self.lux}")
+        n_lo, n_hi = self.f_number
+        if not (1.4 <= n_lo <= n_hi <= 22):
+            raise SpecError(f"env f_number must satisfy 1.4 ≤ lo ≤ hi ≤ 22, got {self.f_number}")
+        for name in ("lens_horizon", "exposure_horizon", "max_high_level_steps"):
+            if not 1 <= getattr(self, name) <= 100:
+                raise SpecError(f"env {name} must be 1–100, got {getattr(self, name)!r}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | EnvConfig | None) -> EnvConfig:
+        """Build from a dict (e.g. RLlib ``env_config``); lists become tuples; unknown keys → SpecError."""
+        if isinstance(data, EnvConfig):
+            return data
+        data = dict(data or {})
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise SpecError(f"unknown env config key(s) {unknown} (known: {sorted(names - {'extra'})})")
+        for key in ("scenes", "backgrounds", "distance_m", "lux", "f_number"):
+            if key in data:
+                value = data[key]
+                if isinstance(value, str | int | float):
+                    value = [value, value] if key in ("distance_m", "lux", "f_number") else [value]
+                data[key] = tuple(float(v) if key in ("distance_m", "lux", "f_number") else v for v in value)
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise SpecError(f"bad env config: {exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-safe apart from ``inf``)."""
+        out = dataclasses.asdict(self)
+        out.pop("extra")
+        return out
+
+    def replace(self, **changes: Any) -> EnvConfig:
+        """A copy with some fields changed (validated)."""
+        return dataclasses.replace(self, **changes)

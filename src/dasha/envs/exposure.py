@@ -1,0 +1,116 @@
+"""``dasha/Exposure-v0``: the high-level agent alone — set the exposure time from what the camera sees.
+
+## Description
+The simulated camera (:mod:`dasha.camera.sim`) looks at a random real-photo scene under a random illuminance;
+the agent sets the exposure time until the frame's histogram is well exposed (peak P ∈ [50, 150] grey levels,
+the paper's rule). The lens is left where the episode started (exposure does not need focus).
+
+## Action Space
+* ``paper``: ``Discrete(148)`` — the exposure table of the paper's code (1 ms … 4.5 s).
+* ``ours``: ``Discrete(31)`` — 0 = stop; 1…30 = multiply the exposure by 2^s, s ∈ ±{⅓ … 5} stops.
+
+## Observation Space
+``Box(-inf, inf, (n,), float32)``; layout in :mod:`dasha.envs.task`:
+* ``paper``: encoder latent, 10 histogram counts, 11 histogram edges (the paper's ``o_H``).
+* ``ours``: latent, 16-bin fixed histogram, log exposure, and the same for the previous frame, step, flag.
+
+## Rewards
+* ``paper``: r_H of the paper's eq. (11) (:func:`dasha.envs.rewards.paper_high_level_reward`).
+* ``ours``: step cost + shaping on the exposure error in stops; stop: +1 if well exposed, else −1.
+
+## Starting State
+Random scene, distance, illuminance (``lux`` range, log-uniform) and f-number from :class:`EnvConfig`; the
+exposure starts log-uniform over the table (or ``start_exposure_us``); the first frame is free.
+
+## Episode End
+* Termination — ``paper``: after one action (Algorithm 1 with a single agent: a suitable histogram ends the
+  episode successfully, an unsuitable one with the penalty). ``ours``: on the stop action, or a forced stop
+  after ``exposure_horizon`` moves.
+* Truncation: never.
+
+## Arguments
+``gymnasium.make("dasha/Exposure-v0", mode="ours", lux=(5, 1000), ...)`` — any :class:`EnvConfig` field.
+``info`` carries ``success`` (well exposed), ``moves``, ``peak``, ``exposure_us`` (never observed).
+
+## Version History
+* v0: initial version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from dasha.envs.config import EnvConfig
+from dasha.envs.rewards import ours_move_reward, ours_stop_reward, paper_high_level_reward
+from dasha.envs.task import CameraTask, Step, exposure_error_stops
+
+
+class ExposureEnv(gym.Env):
+    """Exposure control (see the module docstring)."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
+
+    def __init__(self, config: EnvConfig | dict[str, Any] | None = None, render_mode: str | None = None, **kw: Any):
+        cfg = EnvConfig.from_dict(config).replace(**kw) if kw else EnvConfig.from_dict(config)
+        self.task = CameraTask(cfg)
+        self.config = self.task.config
+        self.action_space = self.task.exposure_action_space
+        self.observation_space = self.task.exposure_observation_space
+        self.render_mode = render_mode
+        self._step: Step | None = None
+        self._prev: Step | None = None
+        self.moves = 0
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self._step = self.task.reset(self.np_random)
+        self._prev = None
+        self.moves = 0
+        return self.task.exposure_observation(self._step, None, 0), self._info()
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        if self._step is None:
+            raise RuntimeError("call reset() before step()")
+        if not self.action_space.contains(np.asarray(action, dtype=np.int64).reshape(self.action_space.shape)):
+            raise ValueError(f"invalid action {action!r} for {self.action_space}")
+        if self.task.paper:
+            self.task.apply_exposure(action)
+            self.moves += 1
+            step = self.task.capture()
+            reward = paper_high_level_reward(step.peak, lambda: self.task.brisque(step))
+            self._prev, self._step = self._step, step
+            return self._obs(), reward, True, False, self._info()
+        before = self._step
+        if not self.task.apply_exposure(action):  # stop
+            return self._obs(), ours_stop_reward(before.well_exposed), True, False, self._info()
+        self.moves += 1
+        step = self.task.capture()
+        reward = ours_move_reward(exposure_error_stops(before.frame.image), exposure_error_stops(step.frame.image))
+        self._prev, self._step = before, step
+        if self.moves >= self.config.exposure_horizon:  # forced stop
+            return self._obs(), reward + ours_stop_reward(step.well_exposed), True, False, self._info()
+        return self._obs(), reward, False, False, self._info()
+
+    def _obs(self) -> np.ndarray:
+        assert self._step is not None
+        return self.task.exposure_observation(self._step, self._prev, self.moves)
+
+    def _info(self) -> dict[str, Any]:
+        assert self._step is not None
+        s = self._step
+        return {
+            "success": s.well_exposed,
+            "moves": self.moves,
+            "peak": s.peak,
+            "exposure_us": s.frame.exposure_us,
+            "lux": self.task.camera.light.lux_at(0.0),
+        }
+
+    def render(self) -> np.ndarray | None:
+        """The last frame as an RGB array (``render_mode="rgb_array"``)."""
+        if self.render_mode != "rgb_array" or self._step is None:
+            return None
+        return np.repeat(self._step.frame.image[..., None], 3, axis=2)

@@ -1,0 +1,209 @@
+"""``HierarchicalCameraEnv``: DASHA's two agents taking turns (RLlib new-API-stack ``MultiAgentEnv``).
+
+## Description
+The high-level agent ``"high"`` sets the exposure; when the histogram is suitable it hands control to a
+low-level agent that drives the liquid lens until the detector finds the object (paper Fig. 2, Algorithms
+1–2). As in the authors' code, every high-level step gets a new low-level agent id (``"low_0"``,
+``"low_1"``, …, all mapped to one ``low_level`` policy); the paper's discounts are γ_H = 0.99, γ_L = 0
+(applied per module by :class:`dasha.agents.learner.HierPPOTorchLearner`).
+
+Only the agent that must act next appears in the observation dict. Rewards given to ``"high"`` while a
+low-level agent acts are summed into its next transition by RLlib (one high-level transition per decision).
+
+## Spaces
+``high``: exposure actions/observations, ``low_k``: lens actions/observations of :mod:`dasha.envs.task`
+(paper or ours mode).
+
+## Rewards
+* ``paper``: ``high`` gets r_H after each exposure action (eq. 11); each lens step gives ``low_k`` r_L (eq. 12).
+* ``ours``: ``high`` gets exposure shaping per move and ±1 at hand-over (well exposed or not); ``low_k`` gets
+  defocus shaping per move and ±1 on stop (object found or not).
+
+## Episode End
+* ``paper`` — termination: an unsuitable histogram (P ∉ [25, 175], penalty) or a detection. A low-level agent
+  that used its ``lens_horizon`` (10) moves without detection is terminated and control returns to
+  ``high``. Truncation: after ``max_high_level_steps`` high-level steps (the paper has no cap).
+* ``ours`` — termination: the low-level agent's stop (or forced stop after ``lens_horizon`` moves).
+  ``high`` hands over with its stop action (forced after ``exposure_horizon`` moves).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from ray.rllib.env.multi_agent_env import MultiAgentEnv
+
+from dasha.envs.config import EnvConfig
+from dasha.envs.rewards import (
+    ours_move_reward,
+    ours_stop_reward,
+    paper_high_level_reward,
+    paper_low_level_reward,
+)
+from dasha.envs.task import CameraTask, Step, exposure_error_stops
+
+HIGH = "high"
+
+
+def low_id(turn: int) -> str:
+    """Low-level agent id of high-level turn ``turn``."""
+    return f"low_{turn}"
+
+
+def policy_mapping_fn(agent_id: str, *args: Any, **kwargs: Any) -> str:
+    """RLlib policy mapping: ``high`` → ``high_level``, every ``low_k`` → ``low_level``."""
+    return "high_level" if agent_id == HIGH else "low_level"
+
+
+class HierarchicalCameraEnv(MultiAgentEnv):
+    """Exposure agent + lens agent taking turns on one simulated camera (see the module docstring)."""
+
+    def __init__(self, config: EnvConfig | dict[str, Any] | None = None, **kw: Any) -> None:
+        super().__init__()
+        cfg = EnvConfig.from_dict(config)
+        self.task = CameraTask(cfg.replace(**kw) if kw else cfg)
+        self.config = self.task.config
+        turns = self.config.max_high_level_steps if self.task.paper else 1
+        self.low_ids = [low_id(k) for k in range(turns)]
+        self.agents = self.possible_agents = [HIGH, *self.low_ids]
+        self.observation_spaces = {HIGH: self.task.exposure_observation_space}
+        self.action_spaces = {HIGH: self.task.exposure_action_space}
+        for aid in self.low_ids:
+            self.observation_spaces[aid] = self.task.focus_observation_space
+            self.action_spaces[aid] = self.task.lens_action_space
+        self._rng = np.random.default_rng()
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self.turn = 0
+        self.phase = HIGH
+        self.exposure_moves = 0
+        self.lens_moves = 0
+        self.turn_lens_moves = 0
+        self.turn_exposure_moves = 0
+        self.detected = False
+        self.step_: Step | None = None
+        self.prev: Step | None = None
+
+    # -- gym-style API ---------------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        self._reset_state()
+        self.step_ = self.task.reset(self._rng, needs_detection=self.task.detector is not None)
+        return {HIGH: self._high_obs()}, {}
+
+    def step(self, action_dict: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        if self.step_ is None:
+            raise RuntimeError("call reset() before step()")
+        if self.phase == HIGH:
+            return self._high_step(action_dict[HIGH])
+        return self._low_step(action_dict[low_id(self.turn)])
+
+    @property
+    def total_moves(self) -> int:
+        """Exposure plus lens commands so far."""
+        return self.exposure_moves + self.lens_moves
+
+    @property
+    def success(self) -> bool:
+        """The detector found the object on the latest frame (the joint task's success)."""
+        return self.detected
+
+    # -- phases ----------------------------------------------------------------------------------------
+    def _high_obs(self) -> np.ndarray:
+        assert self.step_ is not None
+        return self.task.exposure_observation(self.step_, self.prev, self.turn_exposure_moves)
+
+    def _low_obs(self) -> np.ndarray:
+        assert self.step_ is not None
+        return self.task.focus_observation(self.step_, self.prev, self.turn_lens_moves)
+
+    def _advance(self, step: Step) -> None:
+        self.prev, self.step_ = self.step_, step
+
+    def _hand_over(self, rewards: dict[str, float]) -> tuple[dict, dict, dict, dict, dict]:
+        self.phase = "low"
+        self.turn_lens_moves = 0
+        self.prev = None  # the lens agent's history starts at the hand-over frame
+        return {low_id(self.turn): self._low_obs()}, rewards, _flags(), _flags(), {}
+
+    def _high_step(self, action: Any) -> tuple[dict, dict, dict, dict, dict]:
+        task = self.task
+        assert self.step_ is not None
+        if task.paper:
+            task.apply_exposure(action)
+            self.exposure_moves += 1
+            step = task.capture()
+            self._advance(step)
+            reward = paper_high_level_reward(step.peak, lambda: task.brisque(step))
+            if not step.suitable:  # Algorithm 1: unsuitable histogram ends the episode with the penalty
+                return {}, {HIGH: reward}, _flags(all_=True), _flags(), self._final_info(HIGH)
+            return self._hand_over({HIGH: reward})
+        before = self.step_
+        if not task.apply_exposure(action):
+            return self._hand_over({HIGH: ours_stop_reward(before.well_exposed)})
+        self.exposure_moves += 1
+        self.turn_exposure_moves += 1
+        step = task.capture()
+        self._advance(step)
+        reward = ours_move_reward(
+            exposure_error_stops(before.frame.image), exposure_error_stops(step.frame.image), self.config.gamma_high
+        )
+        if self.turn_exposure_moves >= self.config.exposure_horizon:
+            return self._hand_over({HIGH: reward + ours_stop_reward(step.well_exposed)})
+        return {HIGH: self._high_obs()}, {HIGH: reward}, _flags(), _flags(), {}
+
+    def _low_step(self, action: Any) -> tuple[dict, dict, dict, dict, dict]:
+        task, lid = self.task, low_id(self.turn)
+        before = self.step_
+        assert before is not None
+        if not task.paper and not task.apply_lens(action):  # our stop
+            return {}, {lid: ours_stop_reward(self.detected)}, _flags(all_=True), _flags(), self._final_info(lid)
+        if task.paper:
+            task.apply_lens(action)
+        self.lens_moves += 1
+        self.turn_lens_moves += 1
+        step = task.capture()
+        self._advance(step)
+        box = task.detection(step)
+        self.detected = box is not None
+        if task.paper:
+            reward = paper_low_level_reward(self.detected, lambda: task.brisque(step, box))
+            if self.detected:
+                return {}, {lid: reward}, _flags(all_=True), _flags(), self._final_info(lid)
+            if self.turn_lens_moves < self.config.lens_horizon:
+                return {lid: self._low_obs()}, {lid: reward}, _flags(), _flags(), {}
+            return self._back_to_high(lid, reward)
+        reward = ours_move_reward(task.defocus_d(before), task.defocus_d(step), self.config.gamma_high)
+        if self.turn_lens_moves >= self.config.lens_horizon:  # forced stop
+            return {}, {lid: reward + ours_stop_reward(self.detected)}, _flags(all_=True), _flags(), self._final_info(lid)
+        return {lid: self._low_obs()}, {lid: reward}, _flags(), _flags(), {}
+
+    def _back_to_high(self, lid: str, reward: float) -> tuple[dict, dict, dict, dict, dict]:
+        """Paper: the low-level horizon ended without detection; the high level acts again (or truncation)."""
+        self.turn += 1
+        self.phase = HIGH
+        self.turn_exposure_moves = 0
+        terminateds = _flags(**{lid: True})
+        if self.turn >= len(self.low_ids):  # truncation: every agent with a pending action gets a last obs
+            obs = {HIGH: self._high_obs(), lid: self._low_obs()}
+            return obs, {lid: reward}, terminateds, _flags(all_=True), self._final_info(lid)
+        return {HIGH: self._high_obs()}, {lid: reward}, terminateds, _flags(), {}
+
+
+    def _final_info(self, agent_id: str) -> dict[str, dict[str, Any]]:
+        """Episode outcome, reported under the agent that acted last (read by training callbacks)."""
+        return {
+            agent_id: {
+                "success": self.detected,
+                "moves": self.total_moves,
+                "exposure_moves": self.exposure_moves,
+                "lens_moves": self.lens_moves,
+            }
+        }
+
+
+def _flags(all_: bool = False, **agents: bool) -> dict[str, bool]:
+    return {"__all__": all_, **agents}

@@ -1,0 +1,346 @@
+"""The camera task shared by every environment: episode sampling, actions, observations, success tests.
+
+:class:`CameraTask` owns one simulated camera, the encoder and the detector. The exposure, focus and
+hierarchical environments are thin state machines over it, so the physics, the domain randomisation and the
+observation layout exist once.
+
+Actions
+-------
+========================  ====================================================================================
+paper exposure            ``Discrete(148)``: index into the paper's exposure table (µs)
+paper lens                ``MultiDiscrete([47, 100])``: (coarse, fine) → ``min(24 + coarse + fine/100, 70)`` V
+ours exposure             ``Discrete(31)``: 0 = stop (hand over); k = 1…30 multiplies the exposure by
+                          ``2^(s/3)``, s ∈ {−15…−1, 1…15} (±5 stops in ⅓ stops), clipped to 1 ms–4.5 s
+ours lens                 ``Discrete(41)``: 0 = stop; k = 1…40 moves the lens by ±δ, δ ∈ 20 geometric steps
+                          0.04–12 V, clipped to 24–70 V
+========================  ====================================================================================
+
+Observations (float32 vectors; ``D`` = encoder dim)
+----------------------------------------------------
+========================  ====================================================================================
+paper exposure            ``[latent (D), histogram counts (10), histogram edges (11)]`` — the paper's eq. (10)
+paper focus               ``[latent (D)]`` — eq. (9)
+ours exposure             ``[latent, fixed 16-bin histogram, log2 exposure/12, previous latent, previous log2
+                          exposure/12, step/horizon, has-previous]``
+ours focus                ``[latent, previous latent, (V − 47)/10, (V_prev − 47)/10, step/horizon,
+                          has-previous]``
+========================  ====================================================================================
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from dasha.camera import EXPOSURE_TABLE_US
+from dasha.camera.base import Frame
+from dasha.camera.errors import SpecError
+from dasha.camera.sim import Scene, SimCamera, load_texture
+from dasha.envs.config import EnvConfig
+from dasha.envs.rewards import histogram_suitable, in_focus, well_exposed
+from dasha.vision.encoders import make_encoder
+from dasha.vision.histogram import fixed_histogram, paper_histogram
+
+EXPOSURE_TABLE = np.asarray(EXPOSURE_TABLE_US, dtype=np.float64)
+EXPOSURE_STOPS = np.concatenate([np.arange(-15, 0), np.arange(1, 16)]) / 3.0
+"""Our relative exposure moves (stops; ×2^s)."""
+LENS_STEPS_V = np.geomspace(0.04, 12.0, 20)
+"""Magnitudes of our relative lens moves (V)."""
+LENS_MOVES_V = np.concatenate([-LENS_STEPS_V[::-1], LENS_STEPS_V])
+"""Our signed relative lens moves (V), action k = 1…40 ↦ LENS_MOVES_V[k − 1]."""
+LENS_V_RANGE = (24.0, 70.0)
+PAPER_LENS_NVEC = (47, 100)
+STOP = 0
+TARGET_GREY = 100.0
+"""Grey level the oracle exposure aims the frame's median at (Mono8)."""
+IOU_THRESHOLD = 0.5
+
+
+def paper_lens_voltage(action: Any) -> float:
+    """The paper's absolute lens action (coarse, fine) → voltage (V), clipped to 70 V."""
+    coarse, fine = (int(x) for x in np.asarray(action).ravel()[:2])
+    return min(LENS_V_RANGE[0] + coarse + fine / 100.0, LENS_V_RANGE[1])
+
+
+def log_exposure(exposure_us: float) -> float:
+    """Normalised log exposure: log2(µs / 1000) / 12 (0 at 1 ms, ≈1 at 4 s)."""
+    return math.log2(max(exposure_us, 1.0) / 1000.0) / 12.0
+
+
+def median_grey(image: np.ndarray) -> float:
+    """Median grey level of a Mono8 frame (0–255)."""
+    counts = np.bincount(image.ravel(), minlength=256)
+    return float(np.searchsorted(np.cumsum(counts), image.size / 2))
+
+
+def exposure_error_stops(image: np.ndarray) -> float:
+    """How far the frame is from a mid-grey median, in stops: |log2(median / 100)| (clipped frames count 8)."""
+    m = median_grey(image)
+    if m <= 1 or m >= 254:
+        return 8.0
+    return abs(math.log2(m / TARGET_GREY))
+
+
+@dataclass
+class Step:
+    """What the environments need to know about one captured frame."""
+
+    frame: Frame
+    features: np.ndarray
+    peak: float
+    counts: np.ndarray = field(repr=False)
+    edges: np.ndarray = field(repr=False)
+
+    @property
+    def well_exposed(self) -> bool:
+        """Histogram peak P ∈ [50, 150]."""
+        return well_exposed(self.peak)
+
+    @property
+    def suitable(self) -> bool:
+        """Histogram peak P ∈ [25, 175] (hand-over test)."""
+        return histogram_suitable(self.peak)
+
+    @property
+    def in_focus(self) -> bool:
+        """Ground truth: object blur ≤ 2 px (simulator only)."""
+        return self.frame.truth is not None and in_focus(self.frame.truth.blur_px)
+
+
+class CameraTask:
+    """One simulated camera plus everything the environments observe and score (see module docstring)."""
+
+    def __init__(self, config: EnvConfig | dict[str, Any] | None = None) -> None:
+        self.config = EnvConfig.from_dict(config)
+        self.encoder = make_encoder(self.config.encoder)
+        self._textures: dict[str, np.ndarray] = {}
+        self.camera = SimCamera(self._scene(self.config.scenes[0], self.config.backgrounds[0], 1.0), size=self.config.size)
+        self.reference_boxes: list[tuple[float, float, float, float]] = []
+        self.episode: dict[str, Any] = {}
+
+    # -- spaces --------------------------------------------------------------------------------------
+    @property
+    def paper(self) -> bool:
+        """True in paper mode."""
+        return self.config.mode == "paper"
+
+    @cached_property
+    def exposure_action_space(self) -> gym.spaces.Space:
+        """Exposure actions (see module docstring)."""
+        return gym.spaces.Discrete(len(EXPOSURE_TABLE) if self.paper else 1 + len(EXPOSURE_STOPS))
+
+    @cached_property
+    def lens_action_space(self) -> gym.spaces.Space:
+        """Lens actions (see module docstring)."""
+        if self.paper:
+            return gym.spaces.MultiDiscrete(PAPER_LENS_NVEC)
+        return gym.spaces.Discrete(1 + len(LENS_MOVES_V))
+
+    @cached_property
+    def exposure_observation_space(self) -> gym.spaces.Box:
+        """Exposure observations (see module docstring)."""
+        d = self.encoder.dim
+        n = d + 10 + 11 if self.paper else 2 * d + 16 + 4
+        return gym.spaces.Box(-np.inf, np.inf, (n,), np.float32)
+
+    @cached_property
+    def focus_observation_space(self) -> gym.spaces.Box:
+        """Lens observations (see module docstring)."""
+        d = self.encoder.dim
+        return gym.spaces.Box(-np.inf, np.inf, (d if self.paper else 2 * d + 4,), np.float32)
+
+    # -- episodes ------------------------------------------------------------------------------------
+    def _texture(self, name: str) -> np.ndarray:
+        if name not in self._textures:
+            self._textures[name] = load_texture(name)
+        return self._textures[name]
+
+    def _scene(self, obj: str, bg: str, distance_m: float, **kwargs: Any) -> Scene:
+        return Scene(
+            name=str(obj), object_texture=self._texture(obj), background_texture=self._texture(bg),
+            object_distance_m=distance_m, **kwargs,
+        )  # fmt: skip
+
+    def sample_scene(self, rng: np.random.Generator) -> Scene:
+        """A random scene: texture, background, distance (uniform in dpt), framing, background depth."""
+        cfg = self.config
+        near, far = cfg.distance_m
+        v_hi, v_lo = 1.0 / near, (0.0 if math.isinf(far) else 1.0 / far)
+        vergence = float(rng.uniform(v_lo, v_hi))
+        distance = math.inf if vergence < 1e-4 else max(1.0 / vergence, near)
+        bg_vergence = vergence * float(rng.uniform(0.0, 0.7))  # the background is always farther
+        return self._scene(
+            cfg.scenes[int(rng.integers(len(cfg.scenes)))],
+            cfg.backgrounds[int(rng.integers(len(cfg.backgrounds)))],
+            distance,
+            background_distance_m=math.inf if bg_vergence < 1e-4 else max(1.0 / bg_vergence, distance),
+            object_fraction=float(rng.uniform(0.45, 0.75)),
+            object_center=(float(rng.uniform(0.4, 0.6)), float(rng.uniform(0.4, 0.6))),
+        )
+
+    def reset(self, rng: np.random.Generator, needs_detection: bool = False, oracle_exposure: bool = False) -> Step:
+        """Start an episode: random scene, light, aperture, start settings; returns the free first frame.
+
+        With ``needs_detection`` the scene is redrawn (≤ 30 times) until the detector finds the object on the
+        sharp, well-exposed render; its boxes become the reference for :meth:`detection`. With
+        ``oracle_exposure`` the episode starts well exposed (the focus-only task).
+        """
+        cfg, cam = self.config, self.camera
+        for _ in range(30):
+            cam.set_scene(self.sample_scene(rng))
+            lo, hi = cfg.lux
+            cam.set_lux(float(math.exp(rng.uniform(math.log(lo), math.log(hi)))))
+            cam.set_f_number(float(rng.uniform(*cfg.f_number)))
+            if not needs_detection or self._find_reference_boxes():
+                break
+        else:
+            raise SpecError(
+                f"detector {cfg.detector!r} finds nothing on 30 sharp renders of scenes {list(cfg.scenes)}; "
+                "choose scenes it can detect (e.g. astronaut for haar-face)"
+            )
+        seed = int(rng.integers(2**31))
+        if oracle_exposure:
+            exposure = self.oracle_exposure_us()
+        elif cfg.start_exposure_us is not None:
+            exposure = cfg.start_exposure_us
+        else:
+            lo_e, hi_e = math.log(EXPOSURE_TABLE[0]), math.log(EXPOSURE_TABLE[-1])
+            exposure = float(EXPOSURE_TABLE[np.argmin(np.abs(np.log(EXPOSURE_TABLE) - rng.uniform(lo_e, hi_e)))])
+        start_v = cfg.start_lens_v if cfg.start_lens_v is not None else float(rng.uniform(*LENS_V_RANGE))
+        cam.restart(seed, exposure, start_v)
+        self.episode = {"scene": cam.scene.name, "distance_m": cam.scene.object_distance_m, "lux": cam.light.lux_at(0)}
+        return self.capture()
+
+    def capture(self) -> Step:
+        """Capture a frame and compute features and the paper histogram."""
+        frame = self.camera.capture()
+        counts, edges, peak = paper_histogram(frame.image)
+        return Step(frame, self.encoder.encode(frame.image)[0], peak, counts, edges)
+
+    def oracle_exposure_us(self) -> float:
+        """Exposure (µs) that puts the median grey of the sharp, noise-free render at 100 (focus-only task)."""
+        cam = self.camera
+        saved = cam.exposure_us
+        v = cam.in_focus_voltage()
+        power = float(cam.lens.curve.power(v if math.isfinite(v) else cam.lens.voltage))
+        e = 10_000.0
+        for _ in range(3):
+            cam.exposure_us = min(max(e, 1_000.0), 4_500_000.0)
+            m = median_grey(cam.render(lens_power_d=power, noise=False).image)
+            e = cam.exposure_us * TARGET_GREY / max(m, 1.0) if m < 250 else cam.exposure_us / 8
+        e = min(max(e, 1_000.0), 4_500_000.0)
+        cam.exposure_us = saved
+        return e
+
+    # -- detection -----------------------------------------------------------------------------------
+    @cached_property
+    def detector(self) -> Any:
+        """The configured detector (None for the ground-truth ``in-focus`` judge)."""
+        if self.config.detector == "in-focus":
+            return None
+        from dasha.vision.detectors import make_detector
+
+        return make_detector(self.config.detector)
+
+    def _find_reference_boxes(self) -> bool:
+        """Detect on the sharp, well-exposed, noise-free render; keep the boxes as the reference."""
+        if self.detector is None:
+            return True
+        cam = self.camera
+        saved_e = cam.exposure_us
+        cam.exposure_us = self.oracle_exposure_us()
+        v = cam.in_focus_voltage()
+        power = cam.lens.curve.power(v) if math.isfinite(v) else None
+        frame = cam.render(lens_power_d=power, noise=False) if power is not None else None
+        cam.exposure_us = saved_e
+        self.reference_boxes = [b.as_tuple() for b in self.detector.detect(frame.image)] if frame else []
+        return bool(self.reference_boxes)
+
+    def detection(self, step: Step) -> tuple[float, float, float, float] | None:
+        """The detected box with IoU ≥ 0.5 with a reference box, or None.
+
+        With the ``in-focus`` judge (simulator only): the object box when the object is in focus and the
+        histogram is suitable.
+        """
+        if self.detector is None:
+            truth = step.frame.truth
+            ok = truth is not None and step.in_focus and step.suitable
+            return tuple(float(c) for c in truth.object_box) if ok else None  # type: ignore[union-attr,return-value]
+        from dasha.vision.detectors import iou
+
+        for box in self.detector.detect(step.frame.image):
+            if any(iou(box, ref) >= IOU_THRESHOLD for ref in self.reference_boxes):
+                return box.as_tuple()
+        return None
+
+    def brisque(self, step: Step, box: tuple[float, float, float, float] | None = None) -> float:
+        """BRISQUE of the frame (or of ``box``, when at least 32×32 px)."""
+        from dasha.vision.brisque import brisque_score
+
+        img = step.frame.image
+        if box is not None:
+            x0, y0, x1, y1 = (int(round(c)) for c in box)
+            crop = img[max(y0, 0) : y1, max(x0, 0) : x1]
+            if crop.shape[0] >= 32 and crop.shape[1] >= 32:
+                img = crop
+        return float(brisque_score(img, model=self.config.brisque_model))
+
+    # -- actions -------------------------------------------------------------------------------------
+    def apply_exposure(self, action: Any) -> bool:
+        """Apply an exposure action; returns False for our stop action (nothing changes)."""
+        a = int(np.asarray(action).ravel()[0])
+        cam = self.camera
+        if self.paper:
+            cam.exposure_us = float(EXPOSURE_TABLE[a])
+            return True
+        if a == STOP:
+            return False
+        e = cam.exposure_us * 2.0 ** EXPOSURE_STOPS[a - 1]
+        cam.exposure_us = float(min(max(e, EXPOSURE_TABLE[0]), EXPOSURE_TABLE[-1]))
+        return True
+
+    def apply_lens(self, action: Any) -> bool:
+        """Apply a lens action (waits for the lens to settle); returns False for our stop action."""
+        lens = self.camera.lens
+        if self.paper:
+            lens.set_voltage(paper_lens_voltage(action))
+            return True
+        a = int(np.asarray(action).ravel()[0])
+        if a == STOP:
+            return False
+        lens.set_voltage(min(max(lens.voltage + float(LENS_MOVES_V[a - 1]), LENS_V_RANGE[0]), LENS_V_RANGE[1]))
+        return True
+
+    # -- observations --------------------------------------------------------------------------------
+    def exposure_observation(self, step: Step, prev: Step | None, t: int) -> np.ndarray:
+        """High-level / exposure observation (see module docstring)."""
+        if self.paper:
+            return np.concatenate([step.features, step.counts, step.edges]).astype(np.float32)
+        p = prev or step
+        return np.concatenate(
+            [
+                step.features,
+                fixed_histogram(step.frame.image, 16),
+                [log_exposure(step.frame.exposure_us)],
+                p.features,
+                [log_exposure(p.frame.exposure_us), t / self.config.exposure_horizon, float(prev is not None)],
+            ]
+        ).astype(np.float32)
+
+    def focus_observation(self, step: Step, prev: Step | None, t: int) -> np.ndarray:
+        """Low-level / focus observation (see module docstring)."""
+        if self.paper:
+            return step.features.astype(np.float32)
+        p = prev or step
+        v, v_prev = step.frame.lens_v or 0.0, p.frame.lens_v or 0.0
+        extra = [(v - 47.0) / 10.0, (v_prev - 47.0) / 10.0, t / self.config.lens_horizon, float(prev is not None)]
+        return np.concatenate([step.features, p.features, extra]).astype(np.float32)
+
+    def defocus_d(self, step: Step) -> float:
+        """Ground-truth |defocus| (dpt) of the object; training signal only."""
+        return abs(step.frame.truth.defocus_d) if step.frame.truth is not None else 0.0
