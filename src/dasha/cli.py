@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -86,6 +86,132 @@ def record_grid_cmd(
         typer.echo(f"dasha: interrupted after {done}/{total} frames; partial grid saved to {out}", err=True)
         raise error
     typer.echo(f"wrote {out}: {len(exp)} exposures × {max(len(volts), 1)} lens steps, {done} frames")
+
+
+def _progress(total: int, label: str) -> Any:
+    """A rich progress bar (steps or episodes)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(), TimeRemainingColumn(),
+    )  # fmt: skip
+
+
+@app.command()
+def train(
+    task: Annotated[str, typer.Argument(help="exposure | focus | joint")],
+    preset: Annotated[str, typer.Option(help="paper | fast")] = "fast",
+    config: Annotated[Path | None, typer.Option("--config", help="TOML file with [ppo] and [env] overrides")] = None,
+    timesteps: Annotated[int, typer.Option(min=1, help="total env steps to sample")] = 200_000,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    num_env_runners: Annotated[int, typer.Option(min=0, max=256, help="remote env runners (0: in-process)")] = 0,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address (ray start --head prints it)")] = None,
+    out: Annotated[Path | None, typer.Option(help="run directory (default runs/train/TASK-PRESET-sSEED)")] = None,
+    resume: Annotated[Path | None, typer.Option(help="continue a run directory from its latest checkpoint")] = None,
+    detector: Annotated[str | None, typer.Option(help="detector defining success (joint)")] = None,
+    checkpoint_every: Annotated[int, typer.Option(min=1, help="checkpoint every N iterations")] = 1,
+    max_minutes: Annotated[float | None, typer.Option(min=0.1, help="stop after this wall time")] = None,
+) -> None:
+    """Train a policy with RLlib PPO: progress bar, TensorBoard, checkpoints, learning_curve.png, policy/."""
+    from dasha.agents.rllib import PRESETS, TASKS
+    from dasha.agents.train import TrainOptions
+    from dasha.agents.train import train as run_training
+
+    if task not in TASKS:
+        raise UsageError(f"unknown task {task!r} (choose from: {', '.join(TASKS)})")
+    if preset not in PRESETS:
+        raise UsageError(f"unknown preset {preset!r} (choose from: {', '.join(PRESETS)})")
+    opts = TrainOptions(task, preset, timesteps, seed, num_env_runners, address, out, resume, config, detector,
+                        checkpoint_every, max_minutes=max_minutes)  # fmt: skip
+    with _progress(timesteps, f"train {task}") as bar:
+        job = bar.add_task("train", total=timesteps, info="")
+
+        def show(row: dict[str, Any]) -> None:
+            s = row.get("success_rate")
+            info = f"it {row['iteration']} · success {100 * s:.0f}%" if s is not None else f"it {row['iteration']}"
+            bar.update(job, completed=min(row["env_steps"], timesteps), info=info)
+
+        run_dir = run_training(opts, on_iteration=show)
+    typer.echo(f"run directory: {run_dir}  (policy: {run_dir / 'policy'}, curve: {run_dir / 'learning_curve.png'})")
+
+
+@app.command("eval")
+def eval_cmd(
+    policy_dir: Annotated[Path, typer.Argument(help="policy directory (policy.json + .pt files)")],
+    task: Annotated[str | None, typer.Option(help="exposure | focus | joint (default: the policy's)")] = None,
+    episodes: Annotated[int, typer.Option(min=1, max=100_000)] = 200,
+    seed: Annotated[int, typer.Option()] = 0,
+    scene: Annotated[list[str] | None, typer.Option(help="scene image or skimage photo (repeatable)")] = None,
+    detector: Annotated[str | None, typer.Option(help="detector defining success (joint)")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write results as JSON")] = None,
+    plots: Annotated[Path | None, typer.Option(help="directory for before_after.png")] = None,
+) -> None:
+    """Evaluate a trained policy on seeded simulator episodes (held-out scenes by default)."""
+    from dasha.agents.evaluate import before_after, eval_config, evaluate
+    from dasha.agents.policy import Policy
+
+    policy = Policy.load(policy_dir)
+    if task is not None and task != policy.task:
+        raise UsageError(f"{policy_dir} holds a {policy.task!r} policy, not {task!r}")
+    cfg = eval_config(policy, scenes=scene, detector=detector)
+    with _progress(episodes, f"eval {policy.task}") as bar:
+        job = bar.add_task("eval", total=episodes, info="")
+        hits = [0]
+
+        def show(done: int, r: Any) -> None:
+            hits[0] += r.success
+            bar.update(job, completed=done, info=f"success {100 * hits[0] / done:.0f}%")
+
+        summary, results = evaluate(policy, episodes, seed, cfg, progress=show)
+    _print_results(policy.task, summary, results)
+    if json_out is not None:
+        _write_json(json_out, policy.task, episodes, seed, cfg, summary, results)
+    if plots is not None:
+        typer.echo(f"wrote {before_after(results, plots / 'before_after.png', f'dasha eval {policy_dir}')}")
+
+
+def _print_results(task: str, summary: dict[str, Any], results: list[Any], limit: int = 20) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{task}: first {min(limit, len(results))} of {len(results)} episodes")
+    for col in ("#", "scene", "distance m", "lux", "steps", "exposure µs", "lens V", "blur px", "result"):
+        table.add_column(col, justify="right")
+    for r in results[:limit]:
+        table.add_row(str(r.episode), r.scene, f"{r.distance_m:.2f}", f"{r.lux:.0f}", str(r.steps),
+                      f"{r.final_exposure_us:.0f}", f"{r.final_lens_v:.2f}" if r.final_lens_v else "-",
+                      f"{r.final_blur_px:.1f}", "[green]ok[/]" if r.success else "[red]fail[/]")  # fmt: skip
+    console = Console()
+    console.print(table)
+    console.print(
+        f"success {100 * summary['success_rate']:.1f}% · mean steps {summary['mean_steps']:.2f} "
+        f"(p95 {summary['p95_steps']:.0f}) · {summary['ms_per_step']:.2f} ms/step · rig time "
+        f"{summary['rig_seconds']['paper']:.1f} s (paper rig) / {summary['rig_seconds']['fast']:.3f} s (fast rig)"
+    )
+
+
+def _write_json(path: Path, task: str, episodes: int, seed: int, cfg: Any, summary: dict, results: list) -> None:
+    import json
+
+    doc = {
+        "suite": task,
+        "episodes": episodes,
+        "seed": seed,
+        "scenes": list(cfg.scenes),
+        "methods": {"dasha": summary},
+        "per_episode": [r.as_dict() for r in results],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2))
+    typer.echo(f"wrote {path}")
 
 
 @app.command()

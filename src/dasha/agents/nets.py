@@ -37,7 +37,9 @@ class ActorCritic(nn.Module):
         activation: ``tanh`` (RLlib's default), ``relu`` or ``silu``.
     """
 
-    def __init__(self, obs_dim: int, nvec: Sequence[int], hiddens: Sequence[int] = (256, 256), activation: str = "tanh"):
+    def __init__(
+        self, obs_dim: int, nvec: Sequence[int], hiddens: Sequence[int] = (256, 256), activation: str = "tanh"
+    ):
         super().__init__()
         self.nvec = [int(n) for n in nvec]
         self.actor, width = mlp(obs_dim, hiddens, activation)

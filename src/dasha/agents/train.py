@@ -199,7 +199,9 @@ def train(opts: TrainOptions, on_iteration: Callable[[dict[str, Any]], None] | N
         algo.stop()
     from dasha.agents.plots import learning_curve
 
-    learning_curve(read_metrics(run_dir), run_dir / "learning_curve.png", title=f"dasha train {spec.task} ({spec.preset})")
+    learning_curve(
+        read_metrics(run_dir), run_dir / "learning_curve.png", title=f"dasha train {spec.task} ({spec.preset})"
+    )
     return run_dir
 
 

@@ -38,7 +38,7 @@ exposure starts log-uniform over the table (or ``start_exposure_us``); the first
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -51,7 +51,7 @@ from dasha.envs.task import CameraTask, Step, exposure_error_stops
 class ExposureEnv(gym.Env):
     """Exposure control (see the module docstring)."""
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 50}
 
     def __init__(self, config: EnvConfig | dict[str, Any] | None = None, render_mode: str | None = None, **kw: Any):
         cfg = EnvConfig.from_dict(config).replace(**kw) if kw else EnvConfig.from_dict(config)

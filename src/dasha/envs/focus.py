@@ -38,7 +38,7 @@ median grey is 100; lens uniform over 24–70 V (or ``start_lens_v``). The first
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -51,7 +51,7 @@ from dasha.envs.task import CameraTask, Step
 class FocusEnv(gym.Env):
     """Liquid-lens focus control (see the module docstring)."""
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 50}
 
     def __init__(self, config: EnvConfig | dict[str, Any] | None = None, render_mode: str | None = None, **kw: Any):
         raw = dict(config) if isinstance(config, dict) else ({} if config is None else None)

@@ -178,7 +178,13 @@ class HierarchicalCameraEnv(MultiAgentEnv):
             return self._back_to_high(lid, reward)
         reward = ours_move_reward(task.defocus_d(before), task.defocus_d(step), self.config.gamma_high)
         if self.turn_lens_moves >= self.config.lens_horizon:  # forced stop
-            return {}, {lid: reward + ours_stop_reward(self.detected)}, _flags(all_=True), _flags(), self._final_info(lid)
+            return (
+                {},
+                {lid: reward + ours_stop_reward(self.detected)},
+                _flags(all_=True),
+                _flags(),
+                self._final_info(lid),
+            )
         return {lid: self._low_obs()}, {lid: reward}, _flags(), _flags(), {}
 
     def _back_to_high(self, lid: str, reward: float) -> tuple[dict, dict, dict, dict, dict]:
@@ -191,7 +197,6 @@ class HierarchicalCameraEnv(MultiAgentEnv):
             obs = {HIGH: self._high_obs(), lid: self._low_obs()}
             return obs, {lid: reward}, terminateds, _flags(all_=True), self._final_info(lid)
         return {HIGH: self._high_obs()}, {lid: reward}, terminateds, _flags(), {}
-
 
     def _final_info(self, agent_id: str) -> dict[str, dict[str, Any]]:
         """Episode outcome, reported under the agent that acted last (read by training callbacks)."""

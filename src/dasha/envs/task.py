@@ -30,6 +30,7 @@ ours focus                ``[latent, previous latent, (V − 47)/10, (V_prev −
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -119,9 +120,15 @@ class CameraTask:
         self.config = EnvConfig.from_dict(config)
         self.encoder = make_encoder(self.config.encoder)
         self._textures: dict[str, np.ndarray] = {}
-        self.camera = SimCamera(self._scene(self.config.scenes[0], self.config.backgrounds[0], 1.0), size=self.config.size)
+        self.camera = SimCamera(
+            self._scene(self.config.scenes[0], self.config.backgrounds[0], 1.0), size=self.config.size
+        )
         self.reference_boxes: list[tuple[float, float, float, float]] = []
         self.episode: dict[str, Any] = {}
+        self.perception_s = 0.0
+        """Seconds spent on features (encoder + histogram) since the episode started."""
+        self.frames: list[Frame] = []
+        """Frames captured in the current episode (the first is the free start frame)."""
 
     # -- spaces --------------------------------------------------------------------------------------
     @property
@@ -213,14 +220,20 @@ class CameraTask:
             exposure = float(EXPOSURE_TABLE[np.argmin(np.abs(np.log(EXPOSURE_TABLE) - rng.uniform(lo_e, hi_e)))])
         start_v = cfg.start_lens_v if cfg.start_lens_v is not None else float(rng.uniform(*LENS_V_RANGE))
         cam.restart(seed, exposure, start_v)
+        self.perception_s = 0.0
+        self.frames = []
         self.episode = {"scene": cam.scene.name, "distance_m": cam.scene.object_distance_m, "lux": cam.light.lux_at(0)}
         return self.capture()
 
     def capture(self) -> Step:
-        """Capture a frame and compute features and the paper histogram."""
+        """Capture a frame and compute features and the paper histogram (their cost goes to ``perception_s``)."""
         frame = self.camera.capture()
+        t0 = time.perf_counter()
         counts, edges, peak = paper_histogram(frame.image)
-        return Step(frame, self.encoder.encode(frame.image)[0], peak, counts, edges)
+        step = Step(frame, self.encoder.encode(frame.image)[0], peak, counts, edges)
+        self.perception_s += time.perf_counter() - t0
+        self.frames.append(frame)
+        return step
 
     def oracle_exposure_us(self) -> float:
         """Exposure (µs) that puts the median grey of the sharp, noise-free render at 100 (focus-only task)."""
@@ -284,7 +297,7 @@ class CameraTask:
 
         img = step.frame.image
         if box is not None:
-            x0, y0, x1, y1 = (int(round(c)) for c in box)
+            x0, y0, x1, y1 = (round(c) for c in box)
             crop = img[max(y0, 0) : y1, max(x0, 0) : x1]
             if crop.shape[0] >= 32 and crop.shape[1] >= 32:
                 img = crop

@@ -1,0 +1,127 @@
+"""Environments: Gymnasium checks, registration, episode logic of paper and ours modes, hierarchy rules."""
+
+from __future__ import annotations
+
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import dasha  # noqa: F401  (registers the ids)
+from dasha.camera import SpecError
+from dasha.envs import EnvConfig
+from dasha.envs.task import EXPOSURE_TABLE, LENS_MOVES_V, CameraTask, paper_lens_voltage
+
+SMALL = {"size": 96}
+
+
+@pytest.mark.parametrize("env_id", ["dasha/Exposure-v0", "dasha/Focus-v0"])
+@pytest.mark.parametrize("mode", ["paper", "ours"])
+def test_gymnasium_check_env(env_id: str, mode: str) -> None:
+    env = gym.make(env_id, mode=mode, **SMALL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # unbounded Box warnings
+        check_env(env.unwrapped, skip_render_check=True)
+
+
+def test_paper_spaces_match_the_paper() -> None:
+    exp = gym.make("dasha/Exposure-v0", mode="paper", **SMALL)
+    foc = gym.make("dasha/Focus-v0", mode="paper", **SMALL)
+    assert exp.action_space == gym.spaces.Discrete(148)
+    assert foc.action_space == gym.spaces.MultiDiscrete([47, 100])
+    dim = exp.unwrapped.task.encoder.dim
+    assert exp.observation_space.shape == (dim + 10 + 11,)  # latent, histogram values, bin edges
+    assert foc.observation_space.shape == (dim,)  # latent only
+    assert paper_lens_voltage([0, 0]) == 24.0 and paper_lens_voltage([23, 45]) == pytest.approx(47.45)
+    assert paper_lens_voltage([46, 99]) == 70.0  # clipped to the lens limit
+
+
+def test_paper_exposure_episode_is_one_decision_with_the_papers_reward() -> None:
+    env = gym.make("dasha/Exposure-v0", mode="paper", **SMALL)
+    env.reset(seed=3)
+    _, reward, terminated, truncated, info = env.step(147)  # 4.5 s: saturated
+    assert terminated and not truncated and reward == -1.0 and not info["success"]
+    env.reset(seed=3)
+    lux = info["lux"]
+    target = 0.04 * 100 / lux  # ≈ well exposed (s); find the table entry nearest to it
+    a = int(np.argmin(np.abs(np.log(EXPOSURE_TABLE) - np.log(target * 1e6))))
+    _, reward, terminated, _, info = env.step(a)
+    assert terminated
+    assert (reward == 1.0) == info["success"]
+
+
+def test_ours_exposure_stop_and_horizon() -> None:
+    env = gym.make("dasha/Exposure-v0", mode="ours", exposure_horizon=3, **SMALL)
+    env.reset(seed=0)
+    _, r, term, _, info = env.step(0)  # stop at once
+    assert term and info["moves"] == 0 and r in (1.0, -1.0)
+    env.reset(seed=0)
+    for k in range(3):
+        _, _, term, _, info = env.step(16)  # +⅓ stop each
+        assert term == (k == 2)
+    assert info["moves"] == 3
+
+
+def test_ours_focus_moves_are_relative_and_clipped() -> None:
+    env = gym.make("dasha/Focus-v0", mode="ours", start_lens_v=47.0, **SMALL).unwrapped
+    env.reset(seed=1)
+    k = int(np.argmin(np.abs(LENS_MOVES_V - 0.5))) + 1
+    _, _, _, _, info = env.step(k)
+    assert info["lens_v"] == pytest.approx(47.0 + LENS_MOVES_V[k - 1], abs=1e-3)
+    _, _, _, _, info = env.step(len(LENS_MOVES_V))  # +12 V
+    _, _, _, _, info = env.step(len(LENS_MOVES_V))
+    assert info["lens_v"] == 70.0
+
+
+def test_focus_paper_episode_ends_on_detection_or_truncates_at_the_horizon() -> None:
+    env = gym.make("dasha/Focus-v0", mode="paper", **SMALL).unwrapped
+    env.reset(seed=2)
+    v = env.task.camera.in_focus_voltage()
+    coarse, fine = int(v - 24), round((v - 24 - int(v - 24)) * 100)
+    _, reward, terminated, truncated, info = env.step(np.array([coarse, fine]))
+    assert terminated and info["success"] and info["blur_px"] <= 2.0 and -1.0 < reward <= 0.5
+    env.reset(seed=2)
+    for k in range(10):
+        _, reward, terminated, truncated, _ = env.step(np.array([0, 0]))  # 24 V: hopeless
+        assert reward == -1.0 and not terminated and truncated == (k == 9)
+
+
+def test_same_seed_same_episode() -> None:
+    def run(seed: int) -> list[np.ndarray]:
+        env = gym.make("dasha/Focus-v0", mode="ours", **SMALL)
+        obs, _ = env.reset(seed=seed)
+        out = [obs]
+        for a in (5, 30, 12):
+            out.append(env.step(a)[0])
+        return out
+
+    a, b, c = run(7), run(7), run(8)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_env_config_validation() -> None:
+    with pytest.raises(SpecError, match="unknown env config"):
+        EnvConfig.from_dict({"luxx": 3})
+    with pytest.raises(SpecError, match="mode"):
+        EnvConfig.from_dict({"mode": "turbo"})
+    with pytest.raises(SpecError, match="distance"):
+        EnvConfig.from_dict({"distance_m": [0.1, 1.0]})
+    cfg = EnvConfig.from_dict({"lux": 50, "scenes": "camera"})
+    assert cfg.lux == (50.0, 50.0) and cfg.scenes == ("camera",)
+
+
+def test_domain_randomisation_covers_the_ranges() -> None:
+    task = CameraTask({"size": 32, "lux": (5, 1000), "f_number": (1.8, 8.0)})
+    rng = np.random.default_rng(0)
+    lux, dist, fn = [], [], []
+    for _ in range(300):
+        task.reset(rng)
+        lux.append(task.camera.light.lux_at(0))
+        dist.append(task.camera.scene.object_vergence_d)
+        fn.append(task.camera.optics.f_number)
+    assert 5 <= min(lux) < 10 and 500 < max(lux) <= 1000
+    assert min(dist) < 0.2 and max(dist) > 4.5  # uniform in diopters over 0-5 dpt
+    assert min(fn) < 2.5 and max(fn) > 7

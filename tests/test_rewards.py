@@ -1,0 +1,65 @@
+"""The paper's reward formulas at every boundary (eqs. 11 and 12) and our shaped rewards."""
+
+from __future__ import annotations
+
+import pytest
+
+from dasha.envs.rewards import (
+    histogram_suitable,
+    in_focus,
+    ours_move_reward,
+    ours_stop_reward,
+    paper_high_level_reward,
+    paper_low_level_reward,
+    well_exposed,
+)
+
+B = 40.0  # a BRISQUE score
+
+
+def brisque_called(calls: list[int]):  # type: ignore[no-untyped-def]
+    def f() -> float:
+        calls.append(1)
+        return B
+
+    return f
+
+
+@pytest.mark.parametrize(
+    ("peak", "expected"),
+    [
+        (0.0, -1.0),
+        (24.99, -1.0),
+        (25.0, -0.01 * B),  # P = 25: start of the partial band [25, 50)
+        (49.99, -0.01 * B),
+        (50.0, 1.0),  # P = 50: well exposed
+        (100.0, 1.0),
+        (150.0, 1.0),  # P = 150: still well exposed (closed interval)
+        (150.01, -0.01 * B),
+        (175.0, -0.01 * B),  # P = 175: end of the partial band (150, 175]
+        (175.01, -1.0),
+        (255.0, -1.0),
+    ],
+)
+def test_paper_high_level_reward(peak: float, expected: float) -> None:
+    calls: list[int] = []
+    assert paper_high_level_reward(peak, brisque_called(calls)) == pytest.approx(expected)
+    assert bool(calls) == (expected == pytest.approx(-0.01 * B))  # BRISQUE only where the formula uses it
+    assert well_exposed(peak) == (expected == 1.0)
+    assert histogram_suitable(peak) == (expected != -1.0)
+
+
+def test_paper_low_level_reward() -> None:
+    calls: list[int] = []
+    assert paper_low_level_reward(False, brisque_called(calls)) == -1.0 and not calls
+    assert paper_low_level_reward(True, brisque_called(calls)) == pytest.approx(-0.4) and calls
+
+
+def test_ours_rewards() -> None:
+    assert in_focus(2.0) and not in_focus(2.01)
+    assert ours_stop_reward(True) == 1.0 and ours_stop_reward(False) == -1.0
+    better = ours_move_reward(2.0, 0.5, gamma=1.0)
+    worse = ours_move_reward(0.5, 2.0, gamma=1.0)
+    assert better == pytest.approx(1.5 - 0.05) and worse == pytest.approx(-1.5 - 0.05)
+    # potential-based: a there-and-back detour costs only the step costs
+    assert ours_move_reward(1.0, 3.0, 1.0) + ours_move_reward(3.0, 1.0, 1.0) == pytest.approx(-0.1)
