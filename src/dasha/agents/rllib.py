@@ -7,7 +7,7 @@ preset         what it is
                fully connected [256, 256], RLlib 1.x defaults otherwise (30 SGD epochs, λ = 1, clip 0.3);
                the paper's observations/actions/rewards (``mode="paper"``); γ_H = 0.99, γ_L = 0.
 ``fast``       tuned for wall-clock on a laptop CPU: our mode (relative actions, learned stop, history),
-               batch 2 000, minibatch 250, 8 epochs, lr 5e-4, γ_L = 0.9, 64-unit tanh MLP.
+               batch 2 000, minibatch 250, 8 epochs, lr 5e-4, γ_L = 0.99, 64-unit tanh MLP.
 =============  =====================================================================================
 
 Every preset can be overridden from a TOML file (``dasha train --config FILE.toml``)::
@@ -50,7 +50,7 @@ class PPOSettings:
     """SGD passes over each batch."""
     gamma_high: float = 0.99
     """Discount of the exposure (high-level) module."""
-    gamma_low: float = 0.9
+    gamma_low: float = 0.99
     """Discount of the lens (low-level) module."""
     lambda_: float = 0.95
     """GAE λ."""

@@ -44,7 +44,10 @@ class EnvConfig:
         exposure_horizon: exposure moves before a forced hand-over (ours) .
         max_high_level_steps: high-level steps per hierarchical episode (the paper has no cap; truncation).
         start_exposure_us: initial exposure (µs); None = log-uniform over the paper's table.
-        start_lens_v: initial lens voltage (V); None = uniform over 24–70 V.
+        start_lens_v: initial lens voltage (V); None = uniform over ``start_lens_range_v``.
+        start_lens_range_v: range of the random initial lens voltage (V): by default the focus range of
+            0.2 m – ∞ with 1 V margin (46–53 V); ``(24, 70)`` starts anywhere the lens can go.
+        object_fraction: range of the object's width as a fraction of the frame width.
         gamma_high: high-level discount (paper 0.99). Used by our shaping terms.
         gamma_low: low-level discount (paper 0).
     """
@@ -64,6 +67,8 @@ class EnvConfig:
     max_high_level_steps: int = 5
     start_exposure_us: float | None = None
     start_lens_v: float | None = None
+    start_lens_range_v: tuple[float, float] = (46.0, 53.0)
+    object_fraction: tuple[float, float] = (0.45, 0.75)
     gamma_high: float = 0.99
     gamma_low: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -84,6 +89,12 @@ class EnvConfig:
         n_lo, n_hi = self.f_number
         if not (1.4 <= n_lo <= n_hi <= 22):
             raise SpecError(f"env f_number must satisfy 1.4 ≤ lo ≤ hi ≤ 22, got {self.f_number}")
+        v_lo, v_hi = self.start_lens_range_v
+        if not 24.0 <= v_lo <= v_hi <= 70.0:
+            raise SpecError(f"env start_lens_range_v must satisfy 24 ≤ lo ≤ hi ≤ 70 V, got {self.start_lens_range_v}")
+        f_lo, f_hi = self.object_fraction
+        if not 0.1 <= f_lo <= f_hi <= 1.0:
+            raise SpecError(f"env object_fraction must satisfy 0.1 ≤ lo ≤ hi ≤ 1, got {self.object_fraction}")
         for name in ("lens_horizon", "exposure_horizon", "max_high_level_steps"):
             if not 1 <= getattr(self, name) <= 100:
                 raise SpecError(f"env {name} must be 1–100, got {getattr(self, name)!r}")
@@ -98,12 +109,13 @@ class EnvConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise SpecError(f"unknown env config key(s) {unknown} (known: {sorted(names - {'extra'})})")
-        for key in ("scenes", "backgrounds", "distance_m", "lux", "f_number"):
+        ranges = ("distance_m", "lux", "f_number", "start_lens_range_v", "object_fraction")
+        for key in ("scenes", "backgrounds", *ranges):
             if key in data:
                 value = data[key]
                 if isinstance(value, str | int | float):
-                    value = [value, value] if key in ("distance_m", "lux", "f_number") else [value]
-                data[key] = tuple(float(v) if key in ("distance_m", "lux", "f_number") else v for v in value)
+                    value = [value, value] if key in ranges else [value]
+                data[key] = tuple(float(v) if key in ranges else v for v in value)
         try:
             return cls(**data)
         except TypeError as exc:

@@ -21,7 +21,8 @@ or any real detector (``detector="haar-face"``, …).
 
 ## Starting State
 Random scene, distance (uniform in dpt), background depth, illuminance, f-number; exposure set so the
-median grey is 100; lens uniform over 24–70 V (or ``start_lens_v``). The first frame is free.
+median grey is 100; lens uniform over ``start_lens_range_v`` (default 46–53 V, the focus range of
+0.2 m – ∞ plus 1 V) or ``start_lens_v``. The first frame is free.
 
 ## Episode End
 * Termination — ``paper``: the object is detected. ``ours``: the stop action, or a forced stop after

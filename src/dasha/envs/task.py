@@ -186,7 +186,7 @@ class CameraTask:
             cfg.backgrounds[int(rng.integers(len(cfg.backgrounds)))],
             distance,
             background_distance_m=math.inf if bg_vergence < 1e-4 else max(1.0 / bg_vergence, distance),
-            object_fraction=float(rng.uniform(0.45, 0.75)),
+            object_fraction=float(rng.uniform(*cfg.object_fraction)),
             object_center=(float(rng.uniform(0.4, 0.6)), float(rng.uniform(0.4, 0.6))),
         )
 
@@ -218,7 +218,7 @@ class CameraTask:
         else:
             lo_e, hi_e = math.log(EXPOSURE_TABLE[0]), math.log(EXPOSURE_TABLE[-1])
             exposure = float(EXPOSURE_TABLE[np.argmin(np.abs(np.log(EXPOSURE_TABLE) - rng.uniform(lo_e, hi_e)))])
-        start_v = cfg.start_lens_v if cfg.start_lens_v is not None else float(rng.uniform(*LENS_V_RANGE))
+        start_v = cfg.start_lens_v if cfg.start_lens_v is not None else float(rng.uniform(*cfg.start_lens_range_v))
         cam.restart(seed, exposure, start_v)
         self.perception_s = 0.0
         self.frames = []

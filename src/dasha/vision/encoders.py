@@ -84,7 +84,11 @@ def _radial_bins(h: int, w: int, n_bands: int) -> tuple[np.ndarray, np.ndarray, 
 
 
 class DescriptorEncoder(Encoder):
-    """Fast no-reference exposure + focus descriptor (see the module docstring). ``dim`` = 64.
+    """Fast no-reference exposure + focus descriptor (see the module docstring). ``dim`` = 65 (64 without blur).
+
+    Args:
+        with_blur: append the blur-size estimate of :mod:`dasha.vision.blur_estimator` (feature 64,
+            ``log(1 + blur_px) / 3``), an MLP on features 0–63 shipped with dasha.
 
     Layout (all roughly unit-scaled):
 
@@ -97,20 +101,37 @@ class DescriptorEncoder(Encoder):
     46–57   12 radial spectral bands (log-spaced 1/64 … 0.5 cycles/px) log10 share of the AC power
     58–61   band ratios high/mid: log10 of neighbouring-octave power ratios at the 4 highest octaves
     62–63   Laplacian energy log10 (mean Δ² / (σ² + 1)) and a noise estimate (median |Δ| / 128)
+    64      estimated object blur: log(1 + blur px) / 3 (``with_blur`` only)
     ======  ======================================================================================
     """
 
     name = "default"
-    dim = 64
     n_bands = 12
     fft_size = 128
     """Frames are area-resized to at most this size per side for the spectrum (px)."""
 
+    def __init__(self, with_blur: bool = True) -> None:
+        self.estimator = None
+        if with_blur:
+            from dasha.vision.blur_estimator import load_estimator
+
+            self.estimator = load_estimator()
+            if self.estimator is None:
+                raise FileNotFoundError(
+                    "the blur-estimator weights (dasha/data/blur_estimator.pt) are missing; "
+                    "reinstall dasha or run python -m dasha.vision.blur_estimator"
+                )
+        self.dim = 65 if with_blur else 64
+
     def _encode(self, frames: list[np.ndarray]) -> np.ndarray:
-        return np.stack([self._one(f) for f in frames])
+        base = np.stack([self._one(f) for f in frames])
+        if self.estimator is None:
+            return base
+        blur = self.estimator.log_blur(base)[:, None] / 3.0
+        return np.concatenate([base, blur.astype(np.float32)], axis=1)
 
     def _one(self, img: np.ndarray) -> np.ndarray:
-        out = np.empty(self.dim, np.float32)
+        out = np.empty(64, np.float32)
         n = img.size
         counts = np.bincount(img.ravel(), minlength=256).astype(np.float64)
         out[0:32] = counts.reshape(32, 8).sum(axis=1) / n * 4.0

@@ -188,6 +188,7 @@ class SimCamera(Camera):
         self.light: LightSchedule = light if light is not None else _constant(lux)
         self.reseed(seed)
         self._render: _SceneRender | None = None
+        self._in_focus_cache: tuple[object, float] = (None, math.nan)
         self.set_scene(scene)
 
     # -- configuration ---------------------------------------------------------------------------
@@ -238,11 +239,13 @@ class SimCamera(Camera):
 
     def in_focus_voltage(self) -> float:
         """Lens voltage (V) that focuses the current object; NaN if outside the lens range."""
-        curve = self._lens.curve
-        p = self.optics.in_focus_power(self._scene.object_vergence_d)
-        if not (curve.power(self._lens.limits.low) <= p <= curve.power(self._lens.limits.high)):
-            return math.nan
-        return curve.voltage(p)
+        key = (id(self._scene), self.optics)
+        if self._in_focus_cache[0] != key:
+            curve = self._lens.curve
+            p = self.optics.in_focus_power(self._scene.object_vergence_d)
+            inside = curve.power(self._lens.limits.low) <= p <= curve.power(self._lens.limits.high)
+            self._in_focus_cache = (key, curve.voltage(p) if inside else math.nan)
+        return self._in_focus_cache[1]
 
     def render(self, lens_power_d: float | None = None, lux: float | None = None, noise: bool = True) -> Frame:
         """Render a frame at the current settings without advancing the clock (tests, ground truth).

@@ -1,0 +1,37 @@
+"""The shipped blur-size estimator generalises to photos it was not trained on."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dasha.vision.blur_estimator import TRAIN_TEXTURES, load_estimator, simulate
+from dasha.vision.encoders import make_encoder
+
+HELD_OUT = ("astronaut", "coffee", "moon", "coins")
+
+
+def test_held_out_photos_blur_size_within_tolerance() -> None:
+    assert not set(HELD_OUT) & set(TRAIN_TEXTURES)
+    feats, blur = simulate(300, seed=123, textures=HELD_OUT)
+    est = load_estimator()
+    assert est is not None
+    pred = est.blur_px(feats)
+    near = blur <= 8  # near focus: the stop decision
+    err_near = np.abs(pred[near] - blur[near])
+    assert np.median(err_near) < 1.0, np.median(err_near)
+    # in-focus classification (≤ 2 px) from one frame
+    accuracy = np.mean((pred <= 2.0) == (blur <= 2.0))
+    assert accuracy > 0.85, accuracy
+    mid = (blur > 8) & (blur < 80)  # far from focus: relative error
+    rel = np.abs(np.log1p(pred[mid]) - np.log1p(blur[mid]))
+    assert np.median(rel) < 0.3, np.median(rel)
+
+
+def test_default_encoder_appends_the_estimate() -> None:
+    enc = make_encoder("default")
+    assert enc.dim == 65
+    feats, blur = simulate(4, seed=5, textures=HELD_OUT)
+    est = load_estimator()
+    assert est is not None
+    np.testing.assert_allclose(np.expm1(est.log_blur(feats)), est.blur_px(feats), rtol=1e-5, atol=1e-5)
+    assert make_encoder("default", with_blur=False).dim == 64
