@@ -160,6 +160,7 @@ def train(opts: TrainOptions, on_iteration: Callable[[dict[str, Any]], None] | N
     # ---- algorithm ---------------------------------------------------------------------------------
     init_ray(opts.address)
     algo = build_config(spec).build_algo()
+    _record_cluster(algo, run_dir, spec.num_env_runners)
     iteration, wall0 = 0, 0.0
     if checkpoint is not None:
         algo.restore_from_path(str(checkpoint.resolve()))
@@ -203,6 +204,20 @@ def train(opts: TrainOptions, on_iteration: Callable[[dict[str, Any]], None] | N
         read_metrics(run_dir), run_dir / "learning_curve.png", title=f"dasha train {spec.task} ({spec.preset})"
     )
     return run_dir
+
+
+def _record_cluster(algo: Any, run_dir: Path, num_env_runners: int) -> None:
+    """Write ``cluster.json``: the Ray node of the driver and of every remote env runner."""
+    import ray
+
+    nodes: list[str] = []
+    if num_env_runners > 0:
+        nodes = list(algo.env_runner_group.foreach_env_runner(
+            lambda runner: ray.get_runtime_context().get_node_id(), local_env_runner=False
+        ))  # fmt: skip
+    info = {"driver_node": ray.get_runtime_context().get_node_id(), "env_runner_nodes": nodes,
+            "cluster_nodes": len([n for n in ray.nodes() if n.get("Alive")])}  # fmt: skip
+    (run_dir / "cluster.json").write_text(json.dumps(info, indent=2))
 
 
 def _rewrite_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
