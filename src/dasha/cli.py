@@ -217,13 +217,40 @@ def _write_json(path: Path, task: str, episodes: int, seed: int, cfg: Any, summa
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="output directory")] = Path("runs/demo"),
+    episodes: Annotated[int, typer.Option(min=1, max=10_000, help="joint episodes")] = 50,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    policy_dir: Annotated[Path | None, typer.Option("--policy", help="joint policy (default: shipped)")] = None,
+    detector: Annotated[str | None, typer.Option(help="detector defining success")] = None,
 ) -> None:
-    """Show the simulator: focus and exposure sweeps of a real-photo scene as PNG contact sheets."""
-    from dasha.demo import simulator_demo
+    """The main job, offline: the shipped joint policy sets exposure and focus on held-out simulator scenes."""
+    import json
 
-    for path in simulator_demo(out, seed=seed):
-        typer.echo(f"wrote {path}")
+    from dasha.agents.evaluate import before_after, eval_config, evaluate
+    from dasha.agents.policy import Policy
+    from dasha.demo import shipped_policy, simulator_demo
+
+    path = policy_dir or shipped_policy("joint")
+    policy = Policy.load(path)
+    cfg = eval_config(policy, detector=detector)
+    typer.echo(f"joint policy {path} · detector {cfg.detector} · scenes {', '.join(cfg.scenes)} (not used in training)")
+    with _progress(episodes, "demo") as bar:
+        job = bar.add_task("demo", total=episodes, info="")
+        hits = [0]
+
+        def show(done: int, r: Any) -> None:
+            hits[0] += r.success
+            bar.update(job, completed=done, info=f"detected {100 * hits[0] / done:.0f}%")
+
+        summary, results = evaluate(policy, episodes, seed, cfg, progress=show)
+    _print_results("joint", summary, results, limit=15)
+    out.mkdir(parents=True, exist_ok=True)
+    doc = {"suite": "demo", "episodes": episodes, "seed": seed, "policy": str(path), "detector": cfg.detector,
+           "scenes": list(cfg.scenes), "methods": {"dasha": summary}, "per_episode": [r.as_dict() for r in results]}
+    (out / "summary.json").write_text(json.dumps(doc, indent=2))
+    figure = before_after(results, out / "before_after.png", "dasha demo: start (top) → after exposure + focus agents")
+    for extra in simulator_demo(out, seed=seed):
+        typer.echo(f"wrote {extra}")
+    typer.echo(f"wrote {out / 'summary.json'}\nwrote {figure}")
 
 
 def main(argv: list[str] | None = None) -> int:

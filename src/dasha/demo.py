@@ -1,7 +1,7 @@
-"""``dasha demo`` pieces: contact sheets that show what the simulator renders.
+"""``dasha demo`` pieces: locating the shipped policies, and contact sheets of what the simulator renders.
 
-Until trained policies ship, the demo shows the simulator itself: a focus sweep and an exposure sweep of a
-real-photo scene, each saved as a PNG contact sheet with the ground truth under every frame.
+The demo runs the shipped joint policy (``policies/joint``) on held-out scenes, and adds a focus sweep and an
+exposure sweep of a real-photo scene as PNG contact sheets with the ground truth under every frame.
 """
 
 from __future__ import annotations
@@ -13,6 +13,21 @@ import numpy as np
 from dasha.camera import EXPOSURE_TABLE_US
 from dasha.camera.sim import Scene, SimCamera
 from dasha.vision.histogram import paper_histogram
+
+
+def shipped_policy(task: str) -> Path:
+    """Directory of a shipped policy: ``policies/<task>`` of the source tree (or ``$DASHA_POLICIES``)."""
+    import os
+
+    from dasha.camera.errors import SpecError
+
+    roots = [Path(os.environ["DASHA_POLICIES"])] if "DASHA_POLICIES" in os.environ else []
+    roots += [Path(__file__).resolve().parents[2] / "policies", Path.cwd() / "policies"]
+    for root in roots:
+        if (root / task / "policy.json").is_file():
+            return root / task
+    raise SpecError(f"no shipped {task} policy found under {', '.join(map(str, roots))}; train one with "
+                    f"`dasha train {task}` and pass --policy")  # fmt: skip
 
 
 def contact_sheet(images: list[np.ndarray], labels: list[str], title: str, path: Path, cols: int = 6) -> Path:

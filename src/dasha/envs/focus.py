@@ -98,7 +98,7 @@ class FocusEnv(gym.Env):
             return self._obs(), ours_stop_reward(self.found), True, False, self._info()
         self.moves += 1
         step = task.capture()
-        reward = ours_move_reward(task.defocus_d(before), task.defocus_d(step), self.config.gamma_high)
+        reward = ours_move_reward(task.focus_error(before), task.focus_error(step), self.config.gamma_high)
         self.found = task.detection(step) is not None
         self._prev, self._step = before, step
         if self.moves >= self.config.lens_horizon:  # forced stop

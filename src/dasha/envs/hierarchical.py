@@ -176,7 +176,7 @@ class HierarchicalCameraEnv(MultiAgentEnv):
             if self.turn_lens_moves < self.config.lens_horizon:
                 return {lid: self._low_obs()}, {lid: reward}, _flags(), _flags(), {}
             return self._back_to_high(lid, reward)
-        reward = ours_move_reward(task.defocus_d(before), task.defocus_d(step), self.config.gamma_high)
+        reward = ours_move_reward(task.focus_error(before), task.focus_error(step), self.config.gamma_high)
         if self.turn_lens_moves >= self.config.lens_horizon:  # forced stop
             return (
                 {},

@@ -17,13 +17,15 @@ BRISQUE is expensive (~10 ms), so it is passed as a thunk and evaluated only in 
 Ours ("ours" mode, beyond the paper): the policy stops itself (a learned *stop* action). Each move costs
 ``STEP_COST`` and earns the potential-based shaping ``γ·Φ(s') − Φ(s)`` with ``Φ = −error`` (Ng et al. 1999:
 shaping of this form leaves the optimal policy unchanged); stopping pays ``+1`` when the goal holds on the
-final frame (in focus, well exposed) and ``−1`` otherwise. The error is |defocus| in dpt for the lens and
-|log2(median grey / 100)| in stops for the exposure. The defocus is the simulator's ground truth, used as a
-*training signal only*; observations never contain it.
+final frame (in focus, well exposed) and ``−1`` otherwise. The error is ``log(1 + |defocus| / 0.12 dpt)``
+for the lens (0.12 dpt = the 2 px in-focus limit at f/2.8, so every halving of the defocus pays about the
+same, near focus as far from it) and |log2(median grey / 100)| in stops for the exposure. The defocus is the
+simulator's ground truth, used as a *training signal only*; observations never contain it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 WELL_EXPOSED_P = (50.0, 150.0)
@@ -34,6 +36,7 @@ IN_FOCUS_PX = 2.0
 """In focus: object blur-circle diameter ≤ 2 native px."""
 
 STEP_COST = 0.05
+FOCUS_ERROR_SCALE_D = 0.12
 GOAL_REWARD = 1.0
 
 
@@ -71,6 +74,11 @@ def paper_low_level_reward(detected: bool, brisque: Callable[[], float]) -> floa
 def ours_move_reward(error_before: float, error_after: float, gamma: float = 0.99) -> float:
     """Our per-move reward: step cost plus potential-based shaping ``γ·Φ(s') − Φ(s)``, ``Φ = −error``."""
     return -STEP_COST - gamma * abs(error_after) + abs(error_before)
+
+
+def focus_error(defocus_d: float) -> float:
+    """Our lens error: log(1 + |defocus| / 0.12 dpt)."""
+    return math.log1p(abs(defocus_d) / FOCUS_ERROR_SCALE_D)
 
 
 def ours_stop_reward(goal_reached: bool) -> float:

@@ -43,7 +43,7 @@ from dasha.camera.base import Frame
 from dasha.camera.errors import SpecError
 from dasha.camera.sim import Scene, SimCamera, load_texture
 from dasha.envs.config import EnvConfig
-from dasha.envs.rewards import histogram_suitable, in_focus, well_exposed
+from dasha.envs.rewards import focus_error, histogram_suitable, in_focus, well_exposed
 from dasha.vision.encoders import make_encoder
 from dasha.vision.histogram import fixed_histogram, paper_histogram
 
@@ -353,6 +353,10 @@ class CameraTask:
         v, v_prev = step.frame.lens_v or 0.0, p.frame.lens_v or 0.0
         extra = [(v - 47.0) / 10.0, (v_prev - 47.0) / 10.0, t / self.config.lens_horizon, float(prev is not None)]
         return np.concatenate([step.features, p.features, extra]).astype(np.float32)
+
+    def focus_error(self, step: Step) -> float:
+        """Our shaped lens error of a frame, log(1 + |defocus| / 0.12 dpt); training signal only."""
+        return focus_error(self.defocus_d(step))
 
     def defocus_d(self, step: Step) -> float:
         """Ground-truth |defocus| (dpt) of the object; training signal only."""
