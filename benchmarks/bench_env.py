@@ -14,8 +14,8 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
 
 def step_ms(env, steps: int, multi: bool) -> float:  # type: ignore[no-untyped-def]
@@ -27,7 +27,7 @@ def step_ms(env, steps: int, multi: bool) -> float:  # type: ignore[no-untyped-d
         done = False
         while not done and n < steps:
             if multi:
-                (agent, _), = obs.items()
+                ((agent, _),) = obs.items()
                 action = {agent: env.action_spaces[agent].sample()}
             else:
                 action = env.action_space.sample()

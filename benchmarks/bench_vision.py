@@ -15,10 +15,10 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from dasha.camera.sim import Scene, SimCamera  # noqa: E402
+from dasha.camera.sim import Scene, SimCamera
 
 
 def median_ms(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
@@ -61,9 +61,15 @@ def main() -> None:
         encoders[name] = median_ms(lambda e=enc: e.encode(small), reps)
         rows.append((f"encoder {name}", "256×256", encoders[name]))
     for model in ("live", "paper"):
-        rows.append((f"brisque {model}", "256×256", median_ms(lambda m=model: brisque_score(small, model=m), args.repeats)))
+        rows.append(
+            (f"brisque {model}", "256×256", median_ms(lambda m=model: brisque_score(small, model=m), args.repeats))
+        )
     for name in ("haar-face", "haar-body", "aruco", "yolo", "faster-rcnn", "retinanet"):
-        kw = {"model_yaml": "yolov8n.yaml"} if name == "yolo" else ({"weights": None} if "-" in name and "haar" not in name else {})
+        kw = (
+            {"model_yaml": "yolov8n.yaml"}
+            if name == "yolo"
+            else ({"weights": None} if "-" in name and "haar" not in name else {})
+        )
         try:
             det = make_detector(name, **kw)
         except (ImportError, ValueError) as exc:
@@ -76,7 +82,8 @@ def main() -> None:
     for what, size, ms in rows:
         print(f"  {what:<22} {size:<12} {'' if ms is None else f'{ms:9.2f} ms'}")
     if "default" in encoders and "resnet152" in encoders:
-        print(f"default encoder is {encoders['resnet152'] / encoders['default']:.0f}× faster than ResNet-152 (target ≥ 50×)")
+        ratio = encoders["resnet152"] / encoders["default"]
+        print(f"default encoder is {ratio:.0f}× faster than ResNet-152 (target ≥ 50×)")
 
 
 if __name__ == "__main__":

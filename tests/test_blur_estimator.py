@@ -30,7 +30,7 @@ def test_held_out_photos_blur_size_within_tolerance() -> None:
 def test_default_encoder_appends_the_estimate() -> None:
     enc = make_encoder("default")
     assert enc.dim == 65
-    feats, blur = simulate(4, seed=5, textures=HELD_OUT)
+    feats, _ = simulate(4, seed=5, textures=HELD_OUT)
     est = load_estimator()
     assert est is not None
     np.testing.assert_allclose(np.expm1(est.log_blur(feats)), est.blur_px(feats), rtol=1e-5, atol=1e-5)

@@ -85,9 +85,7 @@ def map_texture_box(box: Box, texture_shape: tuple[int, int], object_box: tuple[
 
 
 def sample_frame(size: int | tuple[int, int] = 256) -> np.ndarray:
-    cam = SimCamera(
-        Scene.from_names("astronaut", "brick", object_distance_m=1.5, object_fraction=0.9), size=size
-    )
+    cam = SimCamera(Scene.from_names("astronaut", "brick", object_distance_m=1.5, object_fraction=0.9), size=size)
     cam.exposure_us = 35_000
     cam.lens.voltage = cam.in_focus_voltage()
     return cam.capture().image
@@ -147,9 +145,7 @@ def test_iou_and_best_iou() -> None:
 
 def test_registry_names_and_unknown_name() -> None:
     assert DETECTORS == ("haar-face", "haar-body", "haar-cat", "aruco", "faster-rcnn", "retinanet", "yolo")
-    with pytest.raises(
-        ValueError, match="haar-face, haar-body, haar-cat, aruco, faster-rcnn, retinanet, yolo"
-    ):
+    with pytest.raises(ValueError, match="haar-face, haar-body, haar-cat, aruco, faster-rcnn, retinanet, yolo"):
         make_detector("hog")
 
 
@@ -303,9 +299,7 @@ def test_haar_cat_sharp_vs_defocused(fraction: float) -> None:
 # -- optional extras: missing -------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["faster-rcnn", "retinanet"])
 def test_torchvision_missing_names_the_extra(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
-    monkeypatch.setitem(
-        sys.modules, "torchvision", None
-    )  # import torchvision → ImportError, installed or not
+    monkeypatch.setitem(sys.modules, "torchvision", None)  # import torchvision → ImportError, installed or not
     with pytest.raises(DependencyMissingError, match=r"dasha\[torchvision\]") as info:
         make_detector(name)
     assert info.value.package == "torchvision" and isinstance(info.value, ImportError)
@@ -409,9 +403,7 @@ def test_yolo_contract(
     # a local checkpoint loads; a missing one (even a known model name) is an error, never a download
     path = tmp_path / "random.pt"
     det._model.save(path)  # type: ignore[attr-defined]
-    check_boxes(
-        make_detector("yolo", weights=path, score_threshold=0.0, imgsz=128).detect(frame), frame.shape
-    )
+    check_boxes(make_detector("yolo", weights=path, score_threshold=0.0, imgsz=128).detect(frame), frame.shape)
     with pytest.raises(WeightsNotFoundError, match="never downloads"):
         make_detector("yolo", weights="yolov8n.pt")
     with pytest.raises(ValueError, match="exactly one"):

@@ -16,7 +16,7 @@ from dasha.envs.config import EVAL_SCENES
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
-TINY = '[ppo]\ntrain_batch_size = 400\nminibatch_size = 100\nnum_epochs = 4\n[env]\nsize = 96\n'
+TINY = "[ppo]\ntrain_batch_size = 400\nminibatch_size = 100\nnum_epochs = 4\n[env]\nsize = 96\n"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -71,8 +71,8 @@ def test_exposure_training_beats_random(tmp_path: Path) -> None:
 
 def test_low_level_value_targets_equal_rewards_with_gamma_zero(tmp_path: Path) -> None:
     """The paper's γ_L = 0 really applies (stock RLlib 2.60 PPO would use one global γ)."""
-    from ray.rllib.evaluation.postprocessing import Postprocessing
     from ray.rllib.core.columns import Columns
+    from ray.rllib.evaluation.postprocessing import Postprocessing
 
     from dasha.agents.learner import HierPPOTorchLearner
     from dasha.agents.rllib import RunSpec, build_config
@@ -89,7 +89,9 @@ def test_low_level_value_targets_equal_rewards_with_gamma_zero(tmp_path: Path) -
             return super().compute_loss_for_module(module_id=module_id, config=config, batch=batch, fwd_out=fwd_out)
 
     spec = RunSpec.build(
-        "joint", "paper", {"ppo": {"train_batch_size": 256, "num_epochs": 1}, "env": {"size": 96, "scenes": ["camera"]}},
+        "joint",
+        "paper",
+        {"ppo": {"train_batch_size": 256, "num_epochs": 1}, "env": {"size": 96, "scenes": ["camera"]}},
         detector="in-focus",
     )
     assert spec.ppo.gamma_high == 0.99 and spec.ppo.gamma_low == 0.0

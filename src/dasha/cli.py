@@ -244,8 +244,16 @@ def demo(
         summary, results = evaluate(policy, episodes, seed, cfg, progress=show)
     _print_results("joint", summary, results, limit=15)
     out.mkdir(parents=True, exist_ok=True)
-    doc = {"suite": "demo", "episodes": episodes, "seed": seed, "policy": str(path), "detector": cfg.detector,
-           "scenes": list(cfg.scenes), "methods": {"dasha": summary}, "per_episode": [r.as_dict() for r in results]}
+    doc = {
+        "suite": "demo",
+        "episodes": episodes,
+        "seed": seed,
+        "policy": str(path),
+        "detector": cfg.detector,
+        "scenes": list(cfg.scenes),
+        "methods": {"dasha": summary},
+        "per_episode": [r.as_dict() for r in results],
+    }
     (out / "summary.json").write_text(json.dumps(doc, indent=2))
     figure = before_after(results, out / "before_after.png", "dasha demo: start (top) → after exposure + focus agents")
     for extra in simulator_demo(out, seed=seed):

@@ -227,9 +227,7 @@ def _scale_features_live(img: FloatArray) -> FloatArray:
     n, abs_sum = mom[0, 0], mom[5, 0]
     ggd_ratio = mean_sq[0] / (abs_sum / n) ** 2  # σ² / (E|x|)² of the MSCN map: 1/φ(α) for a GGD
     phi_grid, neg_r_grid, _ = _grid_tables()
-    alpha = np.concatenate(
-        [_alpha_on_grid(neg_r_grid, -ggd_ratio[None]), _alpha_on_grid(phi_grid, phi_target[1:])]
-    )
+    alpha = np.concatenate([_alpha_on_grid(neg_r_grid, -ggd_ratio[None]), _alpha_on_grid(phi_grid, phi_target[1:])])
     out = np.empty(18)
     out[0], out[1] = alpha[0], mean_sq[0]
     prods = np.stack([alpha[1:], _eta(alpha[1:], left[1:], right[1:]), left[1:] ** 2, right[1:] ** 2], axis=1)

@@ -64,9 +64,7 @@ def aruco_marker_texture(
         raise ValueError(f"marker_id must be in [0, {n_markers}) for this dictionary, got {marker_id!r}")
     marker_px = round(size_px / (1 + 2 * border_frac))
     if marker_px < d.markerSize + 2:
-        raise ValueError(
-            f"size_px={size_px} is too small for a {d.markerSize}×{d.markerSize} marker with border"
-        )
+        raise ValueError(f"size_px={size_px} is too small for a {d.markerSize}×{d.markerSize} marker with border")
     marker = cv2.aruco.generateImageMarker(d, int(marker_id), marker_px)
     pad = size_px - marker_px
     lo = pad // 2
