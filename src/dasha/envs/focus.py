@@ -66,6 +66,7 @@ class FocusEnv(gym.Env):
         self.render_mode = render_mode
         self._step: Step | None = None
         self._prev: Step | None = None
+        self._best: Step | None = None
         self.moves = 0
         self.found = False
 
@@ -74,9 +75,10 @@ class FocusEnv(gym.Env):
         needs = self.task.detector is not None
         self._step = self.task.reset(self.np_random, needs_detection=needs, oracle_exposure=True)
         self._prev = None
+        self._best = self._step
         self.moves = 0
         self.found = self.task.detection(self._step) is not None
-        return self.task.focus_observation(self._step, None, 0), self._info()
+        return self._obs(), self._info()
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         if self._step is None:
@@ -91,7 +93,7 @@ class FocusEnv(gym.Env):
             box = task.detection(step)
             self.found = box is not None
             reward = paper_low_level_reward(self.found, lambda: task.brisque(step, box))
-            self._prev, self._step = before, step
+            self._advance(step)
             truncated = not self.found and self.moves >= self.config.lens_horizon
             return self._obs(), reward, self.found, truncated, self._info()
         if not task.apply_lens(action):  # stop
@@ -100,14 +102,19 @@ class FocusEnv(gym.Env):
         step = task.capture()
         reward = ours_move_reward(task.focus_error(before), task.focus_error(step), self.config.gamma_high)
         self.found = task.detection(step) is not None
-        self._prev, self._step = before, step
+        self._advance(step)
         if self.moves >= self.config.lens_horizon:  # forced stop
             return self._obs(), reward + ours_stop_reward(self.found), True, False, self._info()
         return self._obs(), reward, False, False, self._info()
 
+    def _advance(self, step: Step) -> None:
+        self._prev, self._step = self._step, step
+        if self.task.blur_feature(step) < self.task.blur_feature(self._best):
+            self._best = step
+
     def _obs(self) -> np.ndarray:
         assert self._step is not None
-        return self.task.focus_observation(self._step, self._prev, self.moves)
+        return self.task.focus_observation(self._step, self._prev, self.moves, self._best)
 
     def _info(self) -> dict[str, Any]:
         assert self._step is not None

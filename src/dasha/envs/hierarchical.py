@@ -85,6 +85,7 @@ class HierarchicalCameraEnv(MultiAgentEnv):
         self.detected = False
         self.step_: Step | None = None
         self.prev: Step | None = None
+        self.best: Step | None = None
 
     # -- gym-style API ---------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
@@ -118,15 +119,18 @@ class HierarchicalCameraEnv(MultiAgentEnv):
 
     def _low_obs(self) -> np.ndarray:
         assert self.step_ is not None
-        return self.task.focus_observation(self.step_, self.prev, self.turn_lens_moves)
+        return self.task.focus_observation(self.step_, self.prev, self.turn_lens_moves, self.best)
 
     def _advance(self, step: Step) -> None:
         self.prev, self.step_ = self.step_, step
+        if self.best is None or self.task.blur_feature(step) < self.task.blur_feature(self.best):
+            self.best = step
 
     def _hand_over(self, rewards: dict[str, float]) -> tuple[dict, dict, dict, dict, dict]:
         self.phase = "low"
         self.turn_lens_moves = 0
         self.prev = None  # the lens agent's history starts at the hand-over frame
+        self.best = self.step_
         return {low_id(self.turn): self._low_obs()}, rewards, _flags(), _flags(), {}
 
     def _high_step(self, action: Any) -> tuple[dict, dict, dict, dict, dict]:

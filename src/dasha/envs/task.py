@@ -22,8 +22,9 @@ paper exposure            ``[latent (D), histogram counts (10), histogram edges 
 paper focus               ``[latent (D)]`` — eq. (9)
 ours exposure             ``[latent, fixed 16-bin histogram, log2 exposure/12, previous latent, previous log2
                           exposure/12, step/horizon, has-previous]``
-ours focus                ``[latent, previous latent, (V − 47)/10, (V_prev − 47)/10, step/horizon,
-                          has-previous]``
+ours focus                history summary ``[blur, previous blur, Δblur, best blur so far, (V − 49.5)/3.5,
+                          (V_prev − 49.5)/3.5, ΔV/2, (V_best − V)/2, step/horizon, has-previous]`` (blur =
+                          the encoder's blur-size estimate), then the current latent (``obs_latent``)
 ========================  ====================================================================================
 """
 
@@ -60,6 +61,10 @@ STOP = 0
 TARGET_GREY = 100.0
 """Grey level the oracle exposure aims the frame's median at (Mono8)."""
 IOU_THRESHOLD = 0.5
+BLUR_FEATURE = 64
+"""Index of the blur-size estimate in the ``default`` encoder's output."""
+FOCUS_SUMMARY_DIM = 10
+LENS_CENTER_V, LENS_HALF_SPAN_V = 49.5, 3.5
 
 
 def paper_lens_voltage(action: Any) -> float:
@@ -119,6 +124,7 @@ class CameraTask:
     def __init__(self, config: EnvConfig | dict[str, Any] | None = None) -> None:
         self.config = EnvConfig.from_dict(config)
         self.encoder = make_encoder(self.config.encoder)
+        self._has_blur = self.encoder.dim > BLUR_FEATURE and self.config.encoder == "default"
         self._textures: dict[str, np.ndarray] = {}
         self.camera = SimCamera(
             self._scene(self.config.scenes[0], self.config.backgrounds[0], 1.0), size=self.config.size
@@ -159,7 +165,8 @@ class CameraTask:
     def focus_observation_space(self) -> gym.spaces.Box:
         """Lens observations (see module docstring)."""
         d = self.encoder.dim
-        return gym.spaces.Box(-np.inf, np.inf, (d if self.paper else 2 * d + 4,), np.float32)
+        n = d if self.paper else FOCUS_SUMMARY_DIM + (d if self.config.obs_latent else 0)
+        return gym.spaces.Box(-np.inf, np.inf, (n,), np.float32)
 
     # -- episodes ------------------------------------------------------------------------------------
     def _texture(self, name: str) -> np.ndarray:
@@ -345,14 +352,27 @@ class CameraTask:
             ]
         ).astype(np.float32)
 
-    def focus_observation(self, step: Step, prev: Step | None, t: int) -> np.ndarray:
+    def blur_feature(self, step: Step) -> float:
+        """The encoder's blur-size estimate, log(1 + px) / 3 (0 for encoders without one)."""
+        return float(step.features[BLUR_FEATURE]) if self._has_blur else 0.0
+
+    def focus_observation(self, step: Step, prev: Step | None, t: int, best: Step | None = None) -> np.ndarray:
         """Low-level / focus observation (see module docstring)."""
         if self.paper:
             return step.features.astype(np.float32)
-        p = prev or step
-        v, v_prev = step.frame.lens_v or 0.0, p.frame.lens_v or 0.0
-        extra = [(v - 47.0) / 10.0, (v_prev - 47.0) / 10.0, t / self.config.lens_horizon, float(prev is not None)]
-        return np.concatenate([step.features, p.features, extra]).astype(np.float32)
+        p, b = prev or step, best or step
+        v, v_prev, v_best = (s.frame.lens_v or 0.0 for s in (step, p, b))
+        blur, blur_prev, blur_best = (self.blur_feature(s) for s in (step, p, b))
+        summary = [
+            blur, blur_prev, blur - blur_prev, blur_best,
+            (v - LENS_CENTER_V) / LENS_HALF_SPAN_V, (v_prev - LENS_CENTER_V) / LENS_HALF_SPAN_V,
+            (v - v_prev) / 2.0, (v_best - v) / 2.0,
+            t / self.config.lens_horizon, float(prev is not None),
+        ]  # fmt: skip
+        parts = [np.asarray(summary, np.float32)]
+        if self.config.obs_latent:
+            parts.append(step.features)
+        return np.concatenate(parts).astype(np.float32)
 
     def focus_error(self, step: Step) -> float:
         """Our shaped lens error of a frame, log(1 + |defocus| / 0.12 dpt); training signal only."""
