@@ -32,7 +32,7 @@ ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"
 
 
 def _start(args: list[str], tmp: Path, name: str) -> subprocess.Popen:
-    log = open(tmp / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
+    log = open(tmp / f"{name}.log", "w")
     return subprocess.Popen([_ray_bin(), "start", "--block", *args], stdout=log, stderr=subprocess.STDOUT, env=ENV)
 
 

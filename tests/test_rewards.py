@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from dasha.envs.rewards import (
+    STEP_COST,
+    focus_error,
     histogram_suitable,
     in_focus,
     ours_move_reward,
@@ -60,6 +64,9 @@ def test_ours_rewards() -> None:
     assert ours_stop_reward(True) == 1.0 and ours_stop_reward(False) == -1.0
     better = ours_move_reward(2.0, 0.5, gamma=1.0)
     worse = ours_move_reward(0.5, 2.0, gamma=1.0)
-    assert better == pytest.approx(1.5 - 0.05) and worse == pytest.approx(-1.5 - 0.05)
+    assert better == pytest.approx(1.5 - STEP_COST) and worse == pytest.approx(-1.5 - STEP_COST)
     # potential-based: a there-and-back detour costs only the step costs
-    assert ours_move_reward(1.0, 3.0, 1.0) + ours_move_reward(3.0, 1.0, 1.0) == pytest.approx(-0.1)
+    assert ours_move_reward(1.0, 3.0, 1.0) + ours_move_reward(3.0, 1.0, 1.0) == pytest.approx(-2 * STEP_COST)
+    # the lens error is flat inside ±0.06 dpt and grows by log2 per doubling far from focus
+    assert focus_error(0.0) == focus_error(0.06) == 0.0 and focus_error(0.18) == pytest.approx(math.log(2))
+    assert focus_error(-1.0) == focus_error(1.0)

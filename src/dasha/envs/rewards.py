@@ -17,10 +17,11 @@ BRISQUE is expensive (~10 ms), so it is passed as a thunk and evaluated only in 
 Ours ("ours" mode, beyond the paper): the policy stops itself (a learned *stop* action). Each move costs
 ``STEP_COST`` and earns the potential-based shaping ``γ·Φ(s') − Φ(s)`` with ``Φ = −error`` (Ng et al. 1999:
 shaping of this form leaves the optimal policy unchanged); stopping pays ``+1`` when the goal holds on the
-final frame (in focus, well exposed) and ``−1`` otherwise. The error is ``log(1 + |defocus| / 0.12 dpt)``
-for the lens (0.12 dpt = the 2 px in-focus limit at f/2.8, so every halving of the defocus pays about the
-same, near focus as far from it) and |log2(median grey / 100)| in stops for the exposure. The defocus is the
-simulator's ground truth, used as a *training signal only*; observations never contain it.
+final frame (in focus, well exposed) and ``−1`` otherwise. The error is
+``log(1 + max(|defocus| − 0.06, 0) / 0.12)`` for the lens (0.12 dpt = the 2 px in-focus limit at f/2.8: every
+halving of the defocus pays about the same, near focus as far from it, and polishing inside ±0.06 dpt pays
+nothing) and |log2(median grey / 100)| in stops for the exposure. The defocus is the simulator's ground truth,
+used as a *training signal only*; observations never contain it.
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ VISIBLE_P = (25.0, 175.0)
 IN_FOCUS_PX = 2.0
 """In focus: object blur-circle diameter ≤ 2 native px."""
 
-STEP_COST = 0.05
+STEP_COST = 0.1
 FOCUS_ERROR_SCALE_D = 0.12
+FOCUS_DEADBAND_D = 0.06
 GOAL_REWARD = 1.0
 
 
@@ -77,8 +79,8 @@ def ours_move_reward(error_before: float, error_after: float, gamma: float = 0.9
 
 
 def focus_error(defocus_d: float) -> float:
-    """Our lens error: log(1 + |defocus| / 0.12 dpt)."""
-    return math.log1p(abs(defocus_d) / FOCUS_ERROR_SCALE_D)
+    """Our lens error: log(1 + max(|defocus| − 0.06, 0) / 0.12) — flat within ±0.06 dpt (≈1 px of blur)."""
+    return math.log1p(max(abs(defocus_d) - FOCUS_DEADBAND_D, 0.0) / FOCUS_ERROR_SCALE_D)
 
 
 def ours_stop_reward(goal_reached: bool) -> float:

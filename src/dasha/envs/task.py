@@ -20,8 +20,9 @@ Observations (float32 vectors; ``D`` = encoder dim)
 ========================  ====================================================================================
 paper exposure            ``[latent (D), histogram counts (10), histogram edges (11)]`` — the paper's eq. (10)
 paper focus               ``[latent (D)]`` — eq. (9)
-ours exposure             ``[latent, fixed 16-bin histogram, log2 exposure/12, previous latent, previous log2
-                          exposure/12, step/horizon, has-previous]``
+ours exposure             history summary ``[brightness statistics (9: percentiles, mean, std, clipped
+                          fractions), the same of the previous frame, log2 exposure/12, previous, difference,
+                          step/horizon, has-previous]``, then the current latent (``obs_latent``)
 ours focus                history summary ``[blur, previous blur, Δblur, best blur so far, (V − 49.5)/3.5,
                           (V_prev − 49.5)/3.5, ΔV/2, (V_best − V)/2, step/horizon, has-previous]`` (blur =
                           the encoder's blur-size estimate), then the current latent (``obs_latent``)
@@ -46,7 +47,7 @@ from dasha.camera.sim import Scene, SimCamera, load_texture
 from dasha.envs.config import EnvConfig
 from dasha.envs.rewards import focus_error, histogram_suitable, in_focus, well_exposed
 from dasha.vision.encoders import make_encoder
-from dasha.vision.histogram import fixed_histogram, paper_histogram
+from dasha.vision.histogram import paper_histogram
 
 EXPOSURE_TABLE = np.asarray(EXPOSURE_TABLE_US, dtype=np.float64)
 EXPOSURE_STOPS = np.concatenate([np.arange(-15, 0), np.arange(1, 16)]) / 3.0
@@ -64,6 +65,7 @@ IOU_THRESHOLD = 0.5
 BLUR_FEATURE = 64
 """Index of the blur-size estimate in the ``default`` encoder's output."""
 FOCUS_SUMMARY_DIM = 10
+EXPOSURE_SUMMARY_DIM = 2 * 9 + 5
 LENS_CENTER_V, LENS_HALF_SPAN_V = 49.5, 3.5
 
 
@@ -82,6 +84,18 @@ def median_grey(image: np.ndarray) -> float:
     """Median grey level of a Mono8 frame (0–255)."""
     counts = np.bincount(image.ravel(), minlength=256)
     return float(np.searchsorted(np.cumsum(counts), image.size / 2))
+
+
+def exposure_stats(image: np.ndarray) -> np.ndarray:
+    """Nine brightness statistics of a Mono8 frame: percentiles 1/10/50/90/99 and mean (/255), std (/128),
+    fractions of pixels ≤ 2 and ≥ 253."""
+    counts = np.bincount(image.ravel(), minlength=256)
+    cdf = np.cumsum(counts) / image.size
+    pct = np.searchsorted(cdf, [0.01, 0.10, 0.50, 0.90, 0.99]) / 255.0
+    levels = np.arange(256.0)
+    mean = float(counts @ levels) / image.size
+    std = math.sqrt(max(float(counts @ (levels - mean) ** 2) / image.size, 0.0))
+    return np.asarray([*pct, mean / 255.0, std / 128.0, cdf[2], 1.0 - cdf[252]], np.float32)
 
 
 def exposure_error_stops(image: np.ndarray) -> float:
@@ -158,7 +172,7 @@ class CameraTask:
     def exposure_observation_space(self) -> gym.spaces.Box:
         """Exposure observations (see module docstring)."""
         d = self.encoder.dim
-        n = d + 10 + 11 if self.paper else 2 * d + 16 + 4
+        n = d + 10 + 11 if self.paper else EXPOSURE_SUMMARY_DIM + (d if self.config.obs_latent else 0)
         return gym.spaces.Box(-np.inf, np.inf, (n,), np.float32)
 
     @cached_property
@@ -342,15 +356,15 @@ class CameraTask:
         if self.paper:
             return np.concatenate([step.features, step.counts, step.edges]).astype(np.float32)
         p = prev or step
-        return np.concatenate(
-            [
-                step.features,
-                fixed_histogram(step.frame.image, 16),
-                [log_exposure(step.frame.exposure_us)],
-                p.features,
-                [log_exposure(p.frame.exposure_us), t / self.config.exposure_horizon, float(prev is not None)],
-            ]
-        ).astype(np.float32)
+        e, e_prev = log_exposure(step.frame.exposure_us), log_exposure(p.frame.exposure_us)
+        parts = [
+            exposure_stats(step.frame.image),
+            exposure_stats(p.frame.image),
+            np.asarray([e, e_prev, e - e_prev, t / self.config.exposure_horizon, float(prev is not None)], np.float32),
+        ]
+        if self.config.obs_latent:
+            parts.append(step.features)
+        return np.concatenate(parts).astype(np.float32)
 
     def blur_feature(self, step: Step) -> float:
         """The encoder's blur-size estimate, log(1 + px) / 3 (0 for encoders without one)."""
