@@ -215,6 +215,41 @@ def _write_json(path: Path, task: str, episodes: int, seed: int, cfg: Any, summa
 
 
 @app.command()
+def bench(
+    suite: Annotated[str, typer.Argument(help="af | ae | joint | detection-grid | robustness | table1 | all")],
+    episodes: Annotated[int, typer.Option(min=1, max=100_000)] = 200,
+    seed: Annotated[int, typer.Option()] = 0,
+    scene: Annotated[list[str] | None, typer.Option(help="scene image or skimage photo (repeatable)")] = None,
+    methods: Annotated[str | None, typer.Option(help="comma-separated method names")] = None,
+    detector: Annotated[str, typer.Option(help="detector defining success (joint)")] = "haar-face",
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results JSON here")] = None,
+    plots: Annotated[Path, typer.Option(help="directory for figures, JSON and results.md")] = Path("runs/bench"),
+    policies: Annotated[Path | None, typer.Option(help="directory of trained policies (default: shipped)")] = None,
+) -> None:
+    """Every method on the same seeded episodes: JSON, figures and a markdown table."""
+    from dasha.bench.suites import SUITES, BenchOptions, run_suite
+    from dasha.demo import policies_root
+
+    if suite not in SUITES:
+        raise UsageError(f"unknown suite {suite!r} (choose from: {', '.join(SUITES)})")
+    chosen = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
+    with _progress(0, f"bench {suite}") as bar:
+        job = bar.add_task("bench", total=None, info="")
+
+        def tick(label: str, n: int) -> None:
+            bar.update(job, advance=n, info=label)
+
+        opts = BenchOptions(episodes, seed, list(scene) if scene else None, chosen, detector,
+                            policies or policies_root(), plots, tick)  # fmt: skip
+        result = run_suite(suite, opts, json_out)
+    md = plots / "results.md"
+    if md.is_file():
+        typer.echo(md.read_text())
+    typer.echo(f"wrote {plots}/ ({suite})" + (f" and {json_out}" if json_out else ""))
+    del result
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="output directory")] = Path("runs/demo"),
     episodes: Annotated[int, typer.Option(min=1, max=10_000, help="joint episodes")] = 50,

@@ -15,19 +15,26 @@ from dasha.camera.sim import Scene, SimCamera
 from dasha.vision.histogram import paper_histogram
 
 
-def shipped_policy(task: str) -> Path:
-    """Directory of a shipped policy: ``policies/<task>`` of the source tree (or ``$DASHA_POLICIES``)."""
+def policies_root() -> Path:
+    """Directory of the shipped policies: ``$DASHA_POLICIES``, the source tree's ``policies/``, or ./policies."""
     import os
 
+    if "DASHA_POLICIES" in os.environ:
+        return Path(os.environ["DASHA_POLICIES"])
+    for root in (Path(__file__).resolve().parents[2] / "policies", Path.cwd() / "policies"):
+        if root.is_dir():
+            return root
+    return Path("policies")
+
+
+def shipped_policy(task: str) -> Path:
+    """Directory of a shipped policy (``policies/<task>``); SpecError if there is none."""
     from dasha.camera.errors import SpecError
 
-    roots = [Path(os.environ["DASHA_POLICIES"])] if "DASHA_POLICIES" in os.environ else []
-    roots += [Path(__file__).resolve().parents[2] / "policies", Path.cwd() / "policies"]
-    for root in roots:
-        if (root / task / "policy.json").is_file():
-            return root / task
-    raise SpecError(f"no shipped {task} policy found under {', '.join(map(str, roots))}; train one with "
-                    f"`dasha train {task}` and pass --policy")  # fmt: skip
+    path = policies_root() / task
+    if not (path / "policy.json").is_file():
+        raise SpecError(f"no shipped {task} policy at {path}; train one with `dasha train {task}` and pass --policy")
+    return path
 
 
 def contact_sheet(images: list[np.ndarray], labels: list[str], title: str, path: Path, cols: int = 6) -> Path:

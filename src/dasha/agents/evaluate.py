@@ -21,22 +21,9 @@ import numpy as np
 
 from dasha.agents.policy import Policy
 from dasha.camera.base import Frame
+from dasha.camera.rig import rig_seconds
 from dasha.envs.config import EVAL_SCENES, EnvConfig
 from dasha.vision.histogram import paper_histogram
-
-PAPER_RIG_S_PER_STEP = 4.5
-FAST_RIG_FRAME_MIN_S = 0.020
-FAST_RIG_LENS_MOVE_S = 0.015
-
-
-def rig_seconds(frames: list[Frame]) -> dict[str, float]:
-    """Wall time of an episode's moves on the ``paper`` and ``fast`` rig models (the first frame is free)."""
-    fast = 0.0
-    for prev, cur in pairwise(frames):
-        fast += max(cur.exposure_us * 1e-6, FAST_RIG_FRAME_MIN_S)
-        if prev.lens_v is not None and cur.lens_v is not None and abs(cur.lens_v - prev.lens_v) > 1e-9:
-            fast += FAST_RIG_LENS_MOVE_S
-    return {"paper": PAPER_RIG_S_PER_STEP * max(len(frames) - 1, 0), "fast": fast}
 
 
 @dataclass
@@ -122,26 +109,30 @@ def run_episode(policy: Policy, env: Any, seed: int, index: int) -> EpisodeResul
             obs, _, term, trunc, info = env.step(action)
             done = term or trunc
         success = bool(info["success"])
+    compute_s = task.perception_s * ((len(task.frames) - 1) / max(len(task.frames), 1)) + decide_s
+    return episode_result(task, index, bool(success), compute_s, decisions)
+
+
+def episode_result(task: Any, index: int, success: bool, compute_s: float, decisions: int) -> EpisodeResult:
+    """Summarise the frames of ``task``'s current episode (shared by policies and baselines)."""
     frames = task.frames
     last = frames[-1]
     exp_moves, lens_moves = _count_moves(frames)
-    steps = len(frames) - 1
-    perception = task.perception_s * (steps / max(len(frames), 1))  # the free first frame's features excluded
     truth = last.truth
     return EpisodeResult(
         episode=index,
         scene=task.episode.get("scene", ""),
         distance_m=float(task.episode.get("distance_m", math.nan)),
         lux=float(task.episode.get("lux", math.nan)),
-        success=bool(success),
-        steps=steps,
+        success=success,
+        steps=len(frames) - 1,
         exposure_steps=exp_moves,
         lens_steps=lens_moves,
         final_exposure_us=float(last.exposure_us),
         final_lens_v=last.lens_v,
         final_peak=float(paper_histogram(last.image)[2]),
         final_blur_px=float(truth.blur_px) if truth is not None else math.nan,
-        ms_per_step=1e3 * (perception + decide_s) / max(decisions, 1),
+        ms_per_step=1e3 * compute_s / max(decisions, 1),
         rig_seconds=rig_seconds(frames),
         first=frames[0].image,
         last=last.image,

@@ -252,5 +252,5 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
     if address:
         ray.init(address=address, **kwargs)
-    else:
-        ray.init(num_cpus=num_cpus or os.cpu_count() or 2, **kwargs)
+    else:  # "local": always a fresh private instance, never a stale cluster left in /tmp/ray
+        ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 2, **kwargs)

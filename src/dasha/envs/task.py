@@ -10,7 +10,7 @@ Actions
 paper exposure            ``Discrete(148)``: index into the paper's exposure table (µs)
 paper lens                ``MultiDiscrete([47, 100])``: (coarse, fine) → ``min(24 + coarse + fine/100, 70)`` V
 ours exposure             ``Discrete(31)``: 0 = stop (hand over); k = 1…30 multiplies the exposure by
-                          ``2^(s/3)``, s ∈ {−15…−1, 1…15} (±5 stops in ⅓ stops), clipped to 1 ms–4.5 s
+                          ``2^(s/3)``, s ∈ {−15…−1, 1…15} (±5 stops in ⅓ stops), clipped to 24 µs–4.5 s
 ours lens                 ``Discrete(41)``: 0 = stop; k = 1…40 moves the lens by ±δ, δ ∈ 20 geometric steps
                           0.04–12 V, clipped to 24–70 V
 ========================  ====================================================================================
@@ -57,6 +57,8 @@ LENS_STEPS_V = np.geomspace(0.04, 12.0, 20)
 LENS_MOVES_V = np.concatenate([-LENS_STEPS_V[::-1], LENS_STEPS_V])
 """Our signed relative lens moves (V), action k = 1…40 ↦ LENS_MOVES_V[k − 1]."""
 LENS_V_RANGE = (24.0, 70.0)
+OURS_EXPOSURE_RANGE_US = (24.0, 4_500_000.0)
+"""Our exposure moves span the camera's range (CMV2000: from 24 µs), not only the paper's table (from 1 ms)."""
 PAPER_LENS_NVEC = (47, 100)
 STOP = 0
 TARGET_GREY = 100.0
@@ -335,7 +337,7 @@ class CameraTask:
         if a == STOP:
             return False
         e = cam.exposure_us * 2.0 ** EXPOSURE_STOPS[a - 1]
-        cam.exposure_us = float(min(max(e, EXPOSURE_TABLE[0]), EXPOSURE_TABLE[-1]))
+        cam.exposure_us = float(min(max(e, OURS_EXPOSURE_RANGE_US[0]), OURS_EXPOSURE_RANGE_US[1]))
         return True
 
     def apply_lens(self, action: Any) -> bool:
