@@ -22,6 +22,7 @@ method sees ground truth. Each has a hard cap on lens moves (``max_moves``).
 from __future__ import annotations
 
 import math
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -287,12 +288,12 @@ class Brent(AutofocusMethod):
 
 
 def parabola_peak(xs: list[float], ys: list[float]) -> float:
-    """Vertex of the parabola through three points (the middle one if the fit is not concave)."""
+    """Vertex of the parabola through three points (the best point if the fit is not concave)."""
     (x0, x1, x2), (y0, y1, y2) = xs, ys
     denom = (x0 - x1) * (x0 - x2) * (x1 - x2)
     a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / denom if denom else 0.0
-    if a >= 0:
-        return x1
+    if a >= 0:  # not concave: the best sample
+        return xs[int(np.argmax(ys))]
     b = (x2 * x2 * (y0 - y1) + x1 * x1 * (y2 - y0) + x0 * x0 * (y1 - y2)) / denom
     return float(min(max(-b / (2 * a), min(xs)), max(xs)))
 
@@ -322,15 +323,45 @@ class CDAF(AutofocusMethod):
                 break
             v += coarse
         peak = _best(samples)
-        for dv in (-fine, fine, -2 * fine, 2 * fine)[:3]:  # three fine steps around the coarse peak
+        for dv in (-fine, fine):  # fine steps either side of the coarse peak …
             u = min(max(peak + dv, p.lo_v), p.hi_v)
             if u not in samples:
                 samples[u] = yield u
-        xs = sorted(samples, key=lambda x: abs(x - peak))[:3]
-        xs.sort()
+        best = _best(samples)
+        if best != peak:  # … and a third one further along if the peak moved to a side
+            u = min(max(best + (best - peak), p.lo_v), p.hi_v)
+            if u not in samples:
+                samples[u] = yield u
+            best = _best(samples)
+        xs = sorted(sorted(samples, key=lambda x: abs(x - best))[:3])
         if len(xs) < 3:
-            return _best(samples)
+            return best
         return parabola_peak(xs, [math.log(max(samples[x], 1e-9)) for x in xs])  # Gaussian fit of the peak
+
+
+def lorentzian_peak(xs: np.ndarray, ys: np.ndarray, lo: float, hi: float) -> float:
+    """Centre of ``y = a / ((x − x0)² + w²) + c`` fitted to the samples (scipy), clamped to [lo, hi].
+
+    Gradient energy of a disc-blurred image falls roughly as 1/blur², and blur ∝ |x − x0|: a Lorentzian in the
+    lens voltage. Falls back to the best sample when the fit fails.
+    """
+    from scipy.optimize import curve_fit
+
+    k = int(np.argmax(ys))
+    scale = float(ys.max() - ys.min()) or 1.0
+    p0 = (scale * 0.25, float(xs[k]), 0.5, float(ys.min()))
+    bounds = ([0.0, lo - 1.0, 0.01, -np.inf], [np.inf, hi + 1.0, 10.0, np.inf])
+
+    def model(x: np.ndarray, a: float, x0: float, w: float, c: float) -> np.ndarray:
+        return a / ((x - x0) ** 2 + w * w) + c
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a (nearly) determined fit has no covariance: fine here
+            params, _ = curve_fit(model, xs, ys, p0=p0, maxfev=2000, bounds=bounds)
+    except (RuntimeError, ValueError):
+        return float(xs[k])
+    return float(min(max(params[1], lo), hi))
 
 
 class CurveFit(AutofocusMethod):
@@ -348,13 +379,8 @@ class CurveFit(AutofocusMethod):
         ys = []
         for x in xs:
             ys.append((yield float(x)))
-        # Gradient energy of a disc-blurred image falls as 1/blur² ∝ 1/(v − v0)²: a Lorentzian in v, whose
-        # reciprocal is a parabola with its vertex at the focus; least squares over all samples.
-        inv = 1.0 / np.maximum(np.asarray(ys, float), 1e-12)
-        a, b, _ = np.polyfit(np.asarray(xs), inv / inv.max(), 2)
-        if a <= 0:
-            return float(xs[int(np.argmax(ys))])
-        return float(min(max(-b / (2 * a), p.lo_v), p.hi_v))
+        xs, ys = [start_v, *xs], [start_score, *ys]  # the free start frame is a sample too
+        return lorentzian_peak(np.asarray(xs, float), np.asarray(ys, float), p.lo_v, p.hi_v)
 
 
 AUTOFOCUS_METHODS: dict[str, type[AutofocusMethod]] = {

@@ -16,10 +16,11 @@ import numpy as np
 
 from dasha.agents.evaluate import EpisodeResult, episode_result, run_episode
 from dasha.agents.policy import Policy
-from dasha.baselines.autoexposure import Measurement, make_autoexposure
-from dasha.baselines.autofocus import AfParams, make_autofocus
+from dasha.baselines.autoexposure import AutoExposureMethod, Measurement, make_autoexposure
+from dasha.baselines.autofocus import AfParams, AutofocusMethod, make_autofocus
+from dasha.camera.base import Camera, Frame
 from dasha.envs.task import OURS_EXPOSURE_RANGE_US, CameraTask, Step
-from dasha.vision.focus_measures import tenengrad
+from dasha.vision.focus_measures import af_window, tenengrad
 
 
 @dataclass
@@ -33,42 +34,63 @@ class PolicyPlayer:
         return run_episode(self.policy, env, seed, index)
 
 
-def _autofocus(task: CameraTask, method_name: str, params: AfParams) -> tuple[float, int]:
-    """Run an AF baseline from the current frame; returns (compute seconds, decisions)."""
-    cam = task.camera
-    method = make_autofocus(method_name, params)
+def focus_score(image: np.ndarray) -> float:
+    """Tenengrad of the AF window (what the AF baselines maximise)."""
+    return float(tenengrad(af_window(image)))
+
+
+def autofocus_loop(camera: Camera, method: AutofocusMethod, first: Frame) -> tuple[list[Frame], float, int]:
+    """Run an AF method on any camera with a lens, from the frame ``first`` (taken at the current setting).
+
+    The method sees only focus scores of the AF window. Returns the frames captured after ``first``, the
+    method's compute time (s) and its number of decisions.
+    """
+    lens = camera.lens
+    if lens is None:
+        raise ValueError("autofocus needs a camera with a lens")
+    frames: list[Frame] = []
     t0 = time.perf_counter()
-    command = method.start(cam.lens.voltage, tenengrad(task.frames[-1].image))
+    command = method.start(lens.voltage, focus_score(first.image))
     compute, decisions = time.perf_counter() - t0, 1
     while True:
         if command.lens_v is not None:
-            cam.lens.set_voltage(command.lens_v)
-            frame = cam.capture()
-            task.frames.append(frame)
+            lens.set_voltage(command.lens_v)
+            frames.append(camera.capture())
         if command.done:
-            return compute, decisions
+            return frames, compute, decisions
         t0 = time.perf_counter()
-        command = method.step(tenengrad(frame.image))
+        command = method.step(focus_score(frames[-1].image))
         compute += time.perf_counter() - t0
         decisions += 1
+
+
+def autoexposure_loop(camera: Camera, method: AutoExposureMethod, first: Frame) -> tuple[list[Frame], float, int]:
+    """Run an AE method on any camera from the frame ``first``; same returns as :func:`autofocus_loop`."""
+    frames: list[Frame] = []
+    t0 = time.perf_counter()
+    command = method.start(camera.exposure_us, Measurement.of(first.image))
+    compute, decisions = time.perf_counter() - t0, 1
+    while not command.done:
+        camera.exposure_us = command.exposure_us  # type: ignore[assignment]
+        frames.append(camera.capture())
+        t0 = time.perf_counter()
+        command = method.step(Measurement.of(frames[-1].image))
+        compute += time.perf_counter() - t0
+        decisions += 1
+    return frames, compute, decisions
+
+
+def _autofocus(task: CameraTask, method_name: str, params: AfParams) -> tuple[float, int]:
+    frames, compute, decisions = autofocus_loop(task.camera, make_autofocus(method_name, params), task.frames[-1])
+    task.frames.extend(frames)
+    return compute, decisions
 
 
 def _autoexposure(task: CameraTask, method_name: str) -> tuple[float, int]:
-    """Run an AE baseline from the current frame; returns (compute seconds, decisions)."""
-    cam = task.camera
     method = make_autoexposure(method_name)
     method.params.min_us, method.params.max_us = OURS_EXPOSURE_RANGE_US  # the same range as our policy
-    t0 = time.perf_counter()
-    command = method.start(cam.exposure_us, Measurement.of(task.frames[-1].image))
-    compute, decisions = time.perf_counter() - t0, 1
-    while not command.done:
-        cam.exposure_us = command.exposure_us  # type: ignore[assignment]
-        frame = cam.capture()
-        task.frames.append(frame)
-        t0 = time.perf_counter()
-        command = method.step(Measurement.of(frame.image))
-        compute += time.perf_counter() - t0
-        decisions += 1
+    frames, compute, decisions = autoexposure_loop(task.camera, method, task.frames[-1])
+    task.frames.extend(frames)
     return compute, decisions
 
 

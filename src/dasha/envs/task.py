@@ -23,9 +23,11 @@ paper focus               ``[latent (D)]`` — eq. (9)
 ours exposure             history summary ``[brightness statistics (9: percentiles, mean, std, clipped
                           fractions), the same of the previous frame, log2 exposure/12, previous, difference,
                           step/horizon, has-previous]``, then the current latent (``obs_latent``)
-ours focus                history summary ``[blur, previous blur, Δblur, best blur so far, (V − 49.5)/3.5,
-                          (V_prev − 49.5)/3.5, ΔV/2, (V_best − V)/2, step/horizon, has-previous]`` (blur =
-                          the encoder's blur-size estimate), then the current latent (``obs_latent``)
+ours focus                history summary ``[blur, previous blur, Δblur, best blur so far, whole-frame blur,
+                          (V − 49.5)/3.5, (V_prev − 49.5)/3.5, ΔV/2, (V_best − V)/2, step/horizon,
+                          has-previous]`` (blur = the AF-window blur-size estimate of
+                          :mod:`dasha.vision.blur_estimator`, log(1 + px)/3), then the current latent
+                          (``obs_latent``)
 ========================  ====================================================================================
 """
 
@@ -46,6 +48,7 @@ from dasha.camera.errors import SpecError
 from dasha.camera.sim import Scene, SimCamera, load_texture
 from dasha.envs.config import EnvConfig
 from dasha.envs.rewards import focus_error, histogram_suitable, in_focus, well_exposed
+from dasha.vision.blur_estimator import window_blur
 from dasha.vision.encoders import make_encoder
 from dasha.vision.histogram import paper_histogram
 
@@ -66,7 +69,7 @@ TARGET_GREY = 100.0
 IOU_THRESHOLD = 0.5
 BLUR_FEATURE = 64
 """Index of the blur-size estimate in the ``default`` encoder's output."""
-FOCUS_SUMMARY_DIM = 10
+FOCUS_SUMMARY_DIM = 11
 EXPOSURE_SUMMARY_DIM = 2 * 9 + 5
 LENS_CENTER_V, LENS_HALF_SPAN_V = 49.5, 3.5
 
@@ -117,6 +120,8 @@ class Step:
     peak: float
     counts: np.ndarray = field(repr=False)
     edges: np.ndarray = field(repr=False)
+    window_blur: float | None = None
+    """AF-window blur estimate, log(1 + px) / 3, computed on first use."""
 
     @property
     def well_exposed(self) -> bool:
@@ -254,6 +259,8 @@ class CameraTask:
         t0 = time.perf_counter()
         counts, edges, peak = paper_histogram(frame.image)
         step = Step(frame, self.encoder.encode(frame.image)[0], peak, counts, edges)
+        if not self.paper:
+            self.blur_feature(step)
         self.perception_s += time.perf_counter() - t0
         self.frames.append(frame)
         return step
@@ -369,7 +376,13 @@ class CameraTask:
         return np.concatenate(parts).astype(np.float32)
 
     def blur_feature(self, step: Step) -> float:
-        """The encoder's blur-size estimate, log(1 + px) / 3 (0 for encoders without one)."""
+        """Estimated object blur from the AF window, log(1 + px) / 3 (ours mode; cached on the step)."""
+        if step.window_blur is None:
+            step.window_blur = window_blur(step.frame.image)
+        return step.window_blur
+
+    def frame_blur_feature(self, step: Step) -> float:
+        """The encoder's whole-frame blur estimate, log(1 + px) / 3 (0 for encoders without one)."""
         return float(step.features[BLUR_FEATURE]) if self._has_blur else 0.0
 
     def focus_observation(self, step: Step, prev: Step | None, t: int, best: Step | None = None) -> np.ndarray:
@@ -380,7 +393,7 @@ class CameraTask:
         v, v_prev, v_best = (s.frame.lens_v or 0.0 for s in (step, p, b))
         blur, blur_prev, blur_best = (self.blur_feature(s) for s in (step, p, b))
         summary = [
-            blur, blur_prev, blur - blur_prev, blur_best,
+            blur, blur_prev, blur - blur_prev, blur_best, self.frame_blur_feature(step),
             (v - LENS_CENTER_V) / LENS_HALF_SPAN_V, (v_prev - LENS_CENTER_V) / LENS_HALF_SPAN_V,
             (v - v_prev) / 2.0, (v_best - v) / 2.0,
             t / self.config.lens_horizon, float(prev is not None),

@@ -6,9 +6,12 @@ the training photos (random scenes, distances, illuminance, exposure errors, f-n
 part of the ``default`` encoder's output (the last feature: ``log(1 + blur_px) / 3``). It estimates the *size* of
 the defocus, not its sign: a disc blur looks the same on both sides of focus.
 
-The shipped weights (``dasha/data/blur_estimator.pt``, a torch ``state_dict``) are reproducible with::
+Two estimators ship: ``frame`` (whole frame; ``dasha/data/blur_estimator.pt``) and ``window`` (the AF window, the
+central quarter of the frame that always shows the object; ``blur_estimator_window.pt``), torch ``state_dict`` files
+reproducible with::
 
-    python -m dasha.vision.blur_estimator --samples 24000 --seed 0
+    python -m dasha.vision.blur_estimator --kind frame --samples 24000 --seed 0
+    python -m dasha.vision.blur_estimator --kind window --samples 24000 --seed 0
 
 Its accuracy on held-out photos is tested in ``tests/test_blur_estimator.py``.
 """
@@ -20,12 +23,14 @@ import math
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 DESCRIPTOR_DIM = 64
 HIDDEN = 64
-WEIGHTS = "blur_estimator.pt"
+WEIGHTS = {"frame": "blur_estimator.pt", "window": "blur_estimator_window.pt"}
+"""Weights per kind: ``frame`` looks at the whole frame, ``window`` at the AF window (central quarter)."""
 #: Photos the shipped estimator was trained on (the rest are held out for tests and evaluation).
 TRAIN_TEXTURES = ("camera", "chelsea", "rocket", "text", "page", "clock", "hubble_deep_field", "immunohistochemistry",
                   "cell", "retina")  # fmt: skip
@@ -53,22 +58,47 @@ class BlurEstimator:
         return np.expm1(np.maximum(self.log_blur(features), 0.0))
 
 
+@lru_cache(maxsize=4)
+def window_blur(image: np.ndarray) -> float:
+    """Estimated object blur of a frame from its AF window: ``log(1 + blur_px) / 3`` (same scale as feature 64)."""
+    from dasha.vision.focus_measures import af_window
+
+    est = load_estimator("window")
+    if est is None:
+        raise FileNotFoundError("the window blur-estimator weights are missing (dasha/data/blur_estimator_window.pt)")
+    return float(est.log_blur(_window_encoder().encode(af_window(image)))[0]) / 3.0
+
+
 @lru_cache(maxsize=1)
-def load_estimator(path: str | None = None) -> BlurEstimator | None:
-    """The shipped estimator (or one at ``path``); None if no weights file exists (e.g. while training it)."""
+def _window_encoder() -> Any:
+    from dasha.vision.encoders import DescriptorEncoder
+
+    return DescriptorEncoder(with_blur=False)
+
+
+def load_estimator(kind: str = "frame", path: str | None = None) -> BlurEstimator | None:
+    """The shipped estimator of ``kind`` (or one at ``path``); None if no weights file exists yet."""
     import torch
 
-    file = Path(path) if path else Path(str(resources.files("dasha") / "data" / WEIGHTS))
+    if kind not in WEIGHTS:
+        raise ValueError(f"unknown blur estimator {kind!r} (choose from {sorted(WEIGHTS)})")
+    file = Path(path) if path else Path(str(resources.files("dasha") / "data" / WEIGHTS[kind]))
     if not file.is_file():
         return None
     state = torch.load(file, map_location="cpu", weights_only=True)
     return BlurEstimator({k: v.numpy() for k, v in state.items()})
 
 
-def simulate(samples: int, seed: int, textures: tuple[str, ...] = TRAIN_TEXTURES, size: int = 256):  # type: ignore[no-untyped-def]
-    """Simulated (descriptor, blur px) pairs with random scenes, light, exposure error, aperture, defocus."""
+def simulate(
+    samples: int, seed: int, textures: tuple[str, ...] = TRAIN_TEXTURES, size: int = 256, window: bool = False
+):  # type: ignore[no-untyped-def]
+    """Simulated (descriptor, blur px) pairs with random scenes, light, exposure error, aperture, defocus.
+
+    With ``window`` the descriptor is computed on the AF window (:func:`dasha.vision.focus_measures.af_window`).
+    """
     from dasha.camera.sim import BACKGROUND_TEXTURES, Scene, SimCamera
     from dasha.vision.encoders import DescriptorEncoder
+    from dasha.vision.focus_measures import af_window
 
     rng = np.random.default_rng(seed)
     enc = DescriptorEncoder(with_blur=False)
@@ -100,7 +130,7 @@ def simulate(samples: int, seed: int, textures: tuple[str, ...] = TRAIN_TEXTURES
         offset = float(np.exp(rng.uniform(np.log(0.01), np.log(15.0)))) * float(rng.choice([-1, 1]))
         cam.lens.snap(float(np.clip(v_focus + offset, 24, 70)))
         frame = cam.capture()
-        feats[i] = enc.encode(frame.image)[0]
+        feats[i] = enc.encode(af_window(frame.image) if window else frame.image)[0]
         blur[i] = frame.truth.blur_px
     return feats, blur
 
@@ -142,13 +172,15 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Train the dasha blur-size estimator on the simulator.")
     ap.add_argument("--samples", type=int, default=24_000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=Path(str(resources.files("dasha") / "data" / WEIGHTS)))
+    ap.add_argument("--kind", choices=sorted(WEIGHTS), default="frame", help="whole frame or AF window")
+    ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
-    feats, blur = simulate(args.samples, args.seed)
+    out = args.out or Path(str(resources.files("dasha") / "data" / WEIGHTS[args.kind]))
+    feats, blur = simulate(args.samples, args.seed, window=args.kind == "window")
     state = fit(feats, blur, args.seed)
-    torch.save({k: torch.from_numpy(v) for k, v in state.items()}, args.out)
+    torch.save({k: torch.from_numpy(v) for k, v in state.items()}, out)
     pred = BlurEstimator(state).blur_px(feats)
-    print(f"wrote {args.out}; train median |error| {np.median(np.abs(pred - blur)):.2f} px")
+    print(f"wrote {out}; train median |error| {np.median(np.abs(pred - blur)):.2f} px")
 
 
 if __name__ == "__main__":

@@ -67,6 +67,16 @@ def brenner(images: np.ndarray, normalize: bool = False) -> float | np.ndarray:
     return _finish((dx * dx).mean(axis=(1, 2)) + (dy * dy).mean(axis=(1, 2)), x, normalize, single)
 
 
+def af_window(image: np.ndarray) -> np.ndarray:
+    """The AF statistics window: the central quarter of the frame's width and height (a view).
+
+    Contrast AF measures the object, not the background, through a central window (libcamera's AF windows,
+    camera "spot" AF); dasha's scenes keep the object over this window.
+    """
+    h, w = image.shape[-2:]
+    return image[..., 3 * h // 8 : 5 * h // 8, 3 * w // 8 : 5 * w // 8]
+
+
 FOCUS_MEASURES: dict[str, Callable[..., float | np.ndarray]] = {
     "tenengrad": tenengrad,
     "laplacian_variance": laplacian_variance,

@@ -1,0 +1,119 @@
+"""Classical AF/AE baselines: pure state machines that converge, stop by their own rule, and never see truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dasha.baselines.autoexposure import AUTOEXPOSURE_METHODS, Measurement, make_autoexposure
+from dasha.baselines.autofocus import AUTOFOCUS_METHODS, AfParams, AfState, make_autofocus, parabola_peak
+from dasha.bench.runner import autoexposure_loop, autofocus_loop
+from dasha.camera.base import Camera, Frame
+from dasha.camera.sim import Scene, SimCamera
+from dasha.envs.rewards import well_exposed
+from dasha.vision.histogram import paper_histogram
+
+PEAK_V = 49.37
+
+
+def lorentzian(v: float) -> float:
+    """Synthetic focus curve: gradient energy ∝ 1 / (blur² + floor)."""
+    return 1.0 / ((v - PEAK_V) ** 2 + 0.01) + 0.2
+
+
+def drive(method, score, start_v: float = 47.0) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+    """Run the pure state machine on a score function; returns (final voltage, moves)."""
+    v = start_v
+    command = method.start(v, score(v))
+    while True:
+        if command.lens_v is not None:
+            v = command.lens_v
+        if command.done:
+            return v, method.moves
+        command = method.step(score(v))
+
+
+@pytest.mark.parametrize("name", sorted(AUTOFOCUS_METHODS))
+def test_af_state_machines_find_the_peak_of_a_focus_curve(name: str) -> None:
+    method = make_autofocus(name, AfParams(lo_v=46.0, hi_v=53.0))
+    v, moves = drive(method, lorentzian)
+    tolerance = {"sweep": 0.08, "curve_fit": 0.2, "cdaf": 0.2}.get(name, 0.06)
+    assert abs(v - PEAK_V) <= tolerance, (name, v)
+    assert method.state is AfState.FOCUSED
+    assert 1 <= moves <= method.params.max_moves
+    with pytest.raises(RuntimeError):
+        method.step(1.0)  # finished machines refuse further steps
+
+
+def test_af_move_budget_is_a_hard_cap() -> None:
+    method = make_autofocus("sweep", AfParams(max_moves=10))
+    _, moves = drive(method, lorentzian)
+    assert moves <= 11 and method.state is AfState.FAILED  # 10 moves + the final move to the best seen
+
+
+def test_parabola_vertex() -> None:
+    assert parabola_peak([1.0, 2.0, 3.0], [1.0, 3.0, 1.0]) == pytest.approx(2.0)
+    assert parabola_peak([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) == 3.0  # monotone: clamp to the samples
+    assert parabola_peak([1.0, 2.0, 3.0], [3.0, 1.0, 2.0]) == 1.0  # convex: the best sample
+
+
+class TruthHidingCamera(Camera):
+    """Wraps a simulated camera and strips every trace of ground truth from what a method can see."""
+
+    def __init__(self, inner: SimCamera) -> None:
+        self._inner = inner
+        self.exposure_limits = inner.exposure_limits
+
+    @property
+    def lens(self):  # type: ignore[no-untyped-def]
+        return self._inner.lens
+
+    def _do_capture(self) -> Frame:
+        f = self._inner.capture()
+        return Frame(f.image, f.exposure_us, f.lens_v, f.timestamp, truth=None)
+
+    def _do_get_exposure(self) -> float:
+        return self._inner.exposure_us
+
+    def _do_set_exposure(self, exposure_us: float) -> None:
+        self._inner.exposure_us = exposure_us
+
+
+def _easy_camera(distance_m: float, seed: int) -> SimCamera:
+    cam = SimCamera(Scene.from_names("camera", "grass", object_distance_m=distance_m), size=128, lux=200, seed=seed)
+    cam.exposure_us = 15_000
+    return cam
+
+
+@pytest.mark.parametrize("name", sorted(AUTOFOCUS_METHODS))
+def test_af_baselines_focus_an_easy_scene_without_ground_truth(name: str) -> None:
+    wins = 0
+    for seed, distance in enumerate((0.5, 1.5, 6.0)):
+        cam = _easy_camera(distance, seed)
+        cam.lens.voltage = 46.5
+        hidden = TruthHidingCamera(cam)
+        first = hidden.capture()
+        frames, _, _ = autofocus_loop(hidden, make_autofocus(name), first)
+        assert all(f.truth is None for f in [first, *frames])
+        wins += abs(cam.lens.voltage - cam.in_focus_voltage()) * cam.optics.px_per_diopter <= 2.0  # judged here
+    assert wins >= (2 if name in ("cdaf", "curve_fit") else 3), name
+
+
+@pytest.mark.parametrize("name", sorted(AUTOEXPOSURE_METHODS))
+def test_ae_baselines_expose_an_easy_scene_without_ground_truth(name: str) -> None:
+    for seed, start in enumerate((1_000.0, 40_000.0, 2_000_000.0)):
+        cam = _easy_camera(1.5, seed)
+        cam.exposure_us = start
+        hidden = TruthHidingCamera(cam)
+        method = make_autoexposure(name)
+        frames, _, decisions = autoexposure_loop(hidden, method, hidden.capture())
+        last = frames[-1] if frames else hidden.capture()
+        assert well_exposed(paper_histogram(last.image)[2]), (name, start)
+        assert method.moves <= method.params.max_frames and decisions == method.moves + 1
+
+
+def test_ae_measurement_flags_clipping() -> None:
+    img = np.zeros((10, 10), np.uint8)
+    img[:, :3] = 255
+    m = Measurement.of(img)
+    assert m.dark_fraction == 0.7 and m.bright_fraction == pytest.approx(0.3) and m.mean == pytest.approx(76.5)
