@@ -35,3 +35,13 @@ def test_default_encoder_appends_the_estimate() -> None:
     assert est is not None
     np.testing.assert_allclose(np.expm1(est.log_blur(feats)), est.blur_px(feats), rtol=1e-5, atol=1e-5)
     assert make_encoder("default", with_blur=False).dim == 64
+
+
+def test_window_estimator_is_sharper_near_focus_on_held_out_photos() -> None:
+    feats, blur = simulate(200, seed=321, textures=HELD_OUT, window=True)
+    est = load_estimator("window")
+    assert est is not None
+    pred = est.blur_px(feats)
+    near = blur <= 8
+    assert np.median(np.abs(pred[near] - blur[near])) < 0.8
+    assert np.mean((pred <= 2.0) == (blur <= 2.0)) > 0.88
