@@ -45,3 +45,15 @@ def test_window_estimator_is_sharper_near_focus_on_held_out_photos() -> None:
     near = blur <= 8
     assert np.median(np.abs(pred[near] - blur[near])) < 0.8
     assert np.mean((pred <= 2.0) == (blur <= 2.0)) > 0.88
+
+
+def test_window_blur_of_a_frame_matches_the_window_estimator() -> None:
+    from dasha.camera.sim import Scene, SimCamera
+    from dasha.vision.blur_estimator import window_blur
+
+    cam = SimCamera(Scene.from_names("coffee", "brick", object_distance_m=1.0), size=128, exposure_us=30_000)
+    cam.lens.voltage = cam.in_focus_voltage() + 1.0  # ≈17 px of blur
+    far = window_blur(cam.capture().image)
+    cam.lens.voltage = cam.in_focus_voltage()
+    near = window_blur(cam.capture().image)
+    assert np.expm1(3 * far) > 8 and np.expm1(3 * near) < 3

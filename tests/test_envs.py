@@ -114,7 +114,7 @@ def test_env_config_validation() -> None:
 
 
 def test_domain_randomisation_covers_the_ranges() -> None:
-    task = CameraTask({"size": 32, "lux": (5, 1000), "f_number": (1.8, 8.0)})
+    task = CameraTask({"size": 64, "lux": (5, 1000), "f_number": (1.8, 8.0)})
     rng = np.random.default_rng(0)
     lux, dist, fn = [], [], []
     for _ in range(300):

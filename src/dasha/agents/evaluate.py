@@ -66,8 +66,12 @@ def _count_moves(frames: list[Frame]) -> tuple[int, int]:
     return exposure, lens
 
 
-def make_env(task: str, config: EnvConfig) -> Any:
-    """The evaluation environment of a task."""
+def make_env(task: str, config: EnvConfig, env_class: str | None = None) -> Any:
+    """The evaluation environment of a task (or the variant class ``module:Class`` a policy was trained on)."""
+    if env_class:
+        from dasha.agents.train import import_object
+
+        return import_object(env_class)(config)
     if task == "exposure":
         from dasha.envs.exposure import ExposureEnv
 
@@ -184,7 +188,7 @@ def evaluate(
 ) -> tuple[dict[str, Any], list[EpisodeResult]]:
     """Run ``episodes`` seeded episodes; returns (summary, per-episode results)."""
     cfg = config or eval_config(policy)
-    env = make_env(policy.task, cfg)
+    env = make_env(policy.task, cfg, policy.meta.get("env_class"))
     results = []
     for i in range(episodes):
         results.append(run_episode(policy, env, seed=seed * 100_003 + i, index=i))

@@ -33,8 +33,15 @@ def module_ids(task: str) -> dict[str, str]:
     return {task: "default_policy"}
 
 
-def export_policy(algo: Any, spec: Any, out: Path, history: list[dict[str, Any]] | None = None) -> Path:
-    """Write ``policy.json`` and one ``.pt`` per module from the learner's current weights."""
+def export_policy(
+    algo: Any,
+    spec: Any,
+    out: Path,
+    history: list[dict[str, Any]] | None = None,
+    env_class: type | None = None,
+    variant: str | None = None,
+) -> Path:
+    """Write ``policy.json`` and one ``.pt`` per module from the learner's current weights (+ training log)."""
     import torch
 
     from dasha.agents.module import action_nvec
@@ -43,7 +50,7 @@ def export_policy(algo: Any, spec: Any, out: Path, history: list[dict[str, Any]]
     state = algo.learner_group.get_state(components="learner/rl_module")["learner"]["rl_module"]
     from dasha.agents.rllib import env_creator
 
-    env = env_creator(spec.task)(spec.env)
+    env = (env_class or env_creator(spec.task))(spec.env)
     modules: dict[str, Any] = {}
     for name, mid in module_ids(spec.task).items():
         if spec.task == "joint":
@@ -68,6 +75,8 @@ def export_policy(algo: Any, spec: Any, out: Path, history: list[dict[str, Any]]
         "task": spec.task,
         "preset": spec.preset,
         "mode": spec.env.mode,
+        "variant": variant,
+        "env_class": f"{env_class.__module__}:{env_class.__qualname__}" if env_class else None,
         "encoder": spec.env.encoder,
         "env": _json_safe(spec.env.to_dict()),
         "modules": modules,
@@ -79,6 +88,8 @@ def export_policy(algo: Any, spec: Any, out: Path, history: list[dict[str, Any]]
             "final_success_rate": last.get("success_rate"),
         },
     }
+    if history:
+        (out / "training_metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in history))
     (out / "policy.json.tmp").write_text(json.dumps(meta, indent=2))
     os.replace(out / "policy.json.tmp", out / "policy.json")
     return out

@@ -177,8 +177,11 @@ def env_creator(task: str) -> Any:
     return HierarchicalCameraEnv
 
 
-def build_config(spec: RunSpec) -> Any:
-    """The RLlib ``PPOConfig`` of a run (new API stack, custom module, per-module γ for the joint task)."""
+def build_config(spec: RunSpec, env_class: Any = None) -> Any:
+    """The RLlib ``PPOConfig`` of a run (new API stack, custom module, per-module γ for the joint task).
+
+    ``env_class`` replaces the task's standard environment (e.g. the paper's RL baselines).
+    """
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
@@ -192,7 +195,7 @@ def build_config(spec: RunSpec) -> Any:
     env_config = {k: v for k, v in dataclasses.asdict(spec.env).items() if k != "extra"}
     cfg = (
         PPOConfig()
-        .environment(env_creator(spec.task), env_config=env_config)
+        .environment(env_class or env_creator(spec.task), env_config=env_config)
         .env_runners(
             num_env_runners=spec.num_env_runners,
             num_envs_per_env_runner=spec.num_envs_per_env_runner,

@@ -62,6 +62,21 @@ class TrainOptions:
     """Stop (and checkpoint) after this wall-clock time."""
 
 
+def object_path(obj: Any) -> str:
+    """``module:qualname`` of a class."""
+    return f"{obj.__module__}:{obj.__qualname__}"
+
+
+def import_object(path: str) -> Any:
+    """Inverse of :func:`object_path` (only ``dasha.`` modules)."""
+    import importlib
+
+    module, _, name = path.partition(":")
+    if not module.startswith("dasha."):
+        raise SpecError(f"refusing to import {path!r}: only dasha classes can be named in a run or policy file")
+    return getattr(importlib.import_module(module), name)
+
+
 def load_toml(path: Path | None) -> dict[str, Any]:
     """Read a TOML override file; SpecError on a missing or malformed file."""
     if path is None:
@@ -132,8 +147,16 @@ def _save_checkpoint(algo: Any, run_dir: Path, iteration: int, keep: int) -> Pat
     return final
 
 
-def train(opts: TrainOptions, on_iteration: Callable[[dict[str, Any]], None] | None = None) -> Path:
-    """Train a policy; returns the run directory (see the module docstring for its layout)."""
+def train(
+    opts: TrainOptions,
+    on_iteration: Callable[[dict[str, Any]], None] | None = None,
+    env_class: type | None = None,
+    variant: str | None = None,
+) -> Path:
+    """Train a policy; returns the run directory (see the module docstring for its layout).
+
+    ``env_class``/``variant`` train a variant environment of the task (the paper's RL baselines).
+    """
     # ---- run directory -----------------------------------------------------------------------------
     if opts.resume is not None:
         run_dir = Path(opts.resume)
@@ -144,6 +167,8 @@ def train(opts: TrainOptions, on_iteration: Callable[[dict[str, Any]], None] | N
             raise SpecError(f"--resume run trained task {saved['task']!r}, not {opts.task!r}")
         spec = RunSpec.build(saved["task"], saved["preset"], saved.get("overrides"), saved["seed"],
                              opts.num_env_runners, saved.get("detector"))  # fmt: skip
+        if saved.get("env_class"):
+            env_class, variant = import_object(saved["env_class"]), saved.get("variant")
         history = read_metrics(run_dir)
         checkpoint = latest_checkpoint(run_dir)
     else:
@@ -153,13 +178,14 @@ def train(opts: TrainOptions, on_iteration: Callable[[dict[str, Any]], None] | N
         if (run_dir / "run.json").exists():
             raise SpecError(f"{str(run_dir)!r} already holds a run; use --resume {run_dir} or another --out")
         run_dir.mkdir(parents=True, exist_ok=True)
-        record = {**spec.to_dict(), "overrides": overrides, "detector": opts.detector}
+        record = {**spec.to_dict(), "overrides": overrides, "detector": opts.detector,
+                  "env_class": object_path(env_class) if env_class else None, "variant": variant}  # fmt: skip
         (run_dir / "run.json").write_text(json.dumps(record, indent=2))
         history, checkpoint = [], None
 
     # ---- algorithm ---------------------------------------------------------------------------------
     init_ray(opts.address)
-    algo = build_config(spec).build_algo()
+    algo = build_config(spec, env_class).build_algo()
     _record_cluster(algo, run_dir, spec.num_env_runners)
     iteration, wall0 = 0, 0.0
     if checkpoint is not None:
@@ -194,7 +220,8 @@ def train(opts: TrainOptions, on_iteration: Callable[[dict[str, Any]], None] | N
             _save_checkpoint(algo, run_dir, iteration, opts.keep)
         from dasha.agents.export import export_policy
 
-        export_policy(algo, spec, run_dir / "policy", history=read_metrics(run_dir))
+        export_policy(algo, spec, run_dir / "policy", history=read_metrics(run_dir), env_class=env_class,
+                      variant=variant)  # fmt: skip
     finally:
         writer.close()
         algo.stop()

@@ -103,12 +103,14 @@ def players(suite: str, opts: BenchOptions) -> dict[str, Any]:
 def env_for(player: Any, suite: str, cfg: EnvConfig) -> Any:
     """Env of a player: a policy keeps its own observation/action mode; baselines use ``cfg``."""
     task = {"af": "focus", "ae": "exposure", "joint": "joint"}[suite]
+    env_class = None
     if isinstance(player, PolicyPlayer):
         pol = player.policy.env_config()
         cfg = cfg.replace(mode=pol.mode, encoder=pol.encoder, obs_latent=pol.obs_latent,
                           lens_horizon=pol.lens_horizon, exposure_horizon=pol.exposure_horizon,
                           max_high_level_steps=pol.max_high_level_steps)  # fmt: skip
-    return make_env(task, cfg)
+        env_class = player.policy.meta.get("env_class")
+    return make_env(task, cfg, env_class)
 
 
 def run_method_suite(suite: str, opts: BenchOptions) -> tuple[dict[str, Any], dict[str, list[EpisodeResult]]]:

@@ -78,8 +78,8 @@ class EnvConfig:
     def __post_init__(self) -> None:
         if self.mode not in ("paper", "ours"):
             raise SpecError(f"env mode must be 'paper' or 'ours', got {self.mode!r}")
-        if not 32 <= self.size <= 2048:
-            raise SpecError(f"env size must be 32–2048 px, got {self.size!r}")
+        if not 64 <= self.size <= 2048:
+            raise SpecError(f"env size must be 64–2048 px (the AF window is a quarter of it), got {self.size!r}")
         if not self.scenes:
             raise SpecError("env scenes must not be empty")
         near, far = self.distance_m

@@ -58,7 +58,6 @@ class BlurEstimator:
         return np.expm1(np.maximum(self.log_blur(features), 0.0))
 
 
-@lru_cache(maxsize=4)
 def window_blur(image: np.ndarray) -> float:
     """Estimated object blur of a frame from its AF window: ``log(1 + blur_px) / 3`` (same scale as feature 64)."""
     from dasha.vision.focus_measures import af_window
@@ -76,6 +75,7 @@ def _window_encoder() -> Any:
     return DescriptorEncoder(with_blur=False)
 
 
+@lru_cache(maxsize=4)
 def load_estimator(kind: str = "frame", path: str | None = None) -> BlurEstimator | None:
     """The shipped estimator of ``kind`` (or one at ``path``); None if no weights file exists yet."""
     import torch

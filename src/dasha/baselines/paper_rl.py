@@ -1,0 +1,171 @@
+"""The paper's RL autofocus baselines, rebuilt on dasha's simulator and trained with the same RLlib machinery.
+
+Both are *reference-based* (RB in the paper's Table I): they need ground-truth-like information that a deployed
+camera does not have, which is exactly what DASHA removes.
+
+``phase_shift_rl`` — paper ref. [11]
+    The reward is the (negative) difference between the current frame and the in-focus reference image of the
+    same scene; the observation is the latent plus the lens travel of the last step; the action moves the lens
+    (relative moves, :data:`~dasha.envs.task.LENS_MOVES_V`). The episode ends when the frame matches the
+    reference closely enough (the reference decides when it is done) or after ``horizon`` moves.
+
+``ten_rl`` — paper ref. [12] (Yu et al. 2018)
+    At the start of every episode a full sweep over the lens range finds the maximum Tenengrad value (the
+    reference; its frames are counted as steps). Observation: the latent; action: absolute lens setting
+    ``MultiDiscrete([coarse, fine])`` over the searched range; reward: TEN / TEN_max − 1; the episode ends when
+    TEN ≥ 0.9 · TEN_max or after ``horizon`` moves.
+
+Train with ``python -m dasha.baselines.paper_rl {phase_shift_rl|ten_rl} --timesteps N --out DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+from dasha.envs.config import EnvConfig
+from dasha.envs.task import LENS_MOVES_V, CameraTask, Step
+from dasha.vision.focus_measures import af_window, tenengrad
+
+SWEEP_POSITIONS = 47
+
+
+class _ReferenceFocusEnv(gym.Env):
+    """Shared scaffolding: a focus episode that starts well exposed, ends on a reference test or horizon."""
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    horizon = 20
+
+    def __init__(self, config: EnvConfig | dict[str, Any] | None = None, **kw: Any) -> None:
+        raw = dict(config) if isinstance(config, dict) else {}
+        raw.setdefault("detector", "in-focus")
+        cfg = EnvConfig.from_dict(raw) if not isinstance(config, EnvConfig) else config
+        self.task = CameraTask(cfg.replace(**kw) if kw else cfg)
+        self.config = self.task.config
+        self._step: Step | None = None
+        self.moves = 0
+
+    def _info(self) -> dict[str, Any]:
+        assert self._step is not None
+        truth = self._step.frame.truth
+        return {"success": self._step.in_focus, "moves": self.moves, "lens_v": self._step.frame.lens_v,
+                "blur_px": truth.blur_px if truth is not None else float("nan")}  # fmt: skip
+
+
+class PhaseShiftFocusEnv(_ReferenceFocusEnv):
+    """Paper ref. [11]: reference-image reward, relative lens moves (see the module docstring)."""
+
+    match_threshold = 0.01
+    """Mean absolute difference to the reference (fraction of 255) that counts as matched."""
+
+    def __init__(self, config: EnvConfig | dict[str, Any] | None = None, **kw: Any) -> None:
+        super().__init__(config, **kw)
+        self.action_space = gym.spaces.Discrete(len(LENS_MOVES_V))
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (self.task.encoder.dim + 1,), np.float32)
+        self._travel = 0.0
+        self._reference: np.ndarray | None = None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self._step = self.task.reset(self.np_random, oracle_exposure=True)
+        cam = self.task.camera
+        v = cam.in_focus_voltage()
+        self._reference = cam.render(lens_power_d=float(cam.lens.curve.power(v)), noise=False).image.astype(np.float32)
+        self.moves, self._travel = 0, 0.0
+        return self._obs(), self._info()
+
+    def _difference(self, step: Step) -> float:
+        assert self._reference is not None
+        return float(np.abs(step.frame.image.astype(np.float32) - self._reference).mean() / 255.0)
+
+    def _obs(self) -> np.ndarray:
+        assert self._step is not None
+        return np.concatenate([self._step.features, [self._travel / 5.0]]).astype(np.float32)
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        lens = self.task.camera.lens
+        before = lens.voltage
+        move = float(LENS_MOVES_V[int(np.asarray(action).ravel()[0])])
+        lens.set_voltage(min(max(before + move, 24.0), 70.0))
+        self._travel = lens.voltage - before
+        self.moves += 1
+        self._step = self.task.capture()
+        diff = self._difference(self._step)
+        matched = diff < self.match_threshold
+        return self._obs(), -10.0 * diff, matched, self.moves >= self.horizon and not matched, self._info()
+
+
+class TenFocusEnv(_ReferenceFocusEnv):
+    """Paper ref. [12]: Tenengrad reward against a per-episode sweep maximum (see the module docstring)."""
+
+    nvec = (8, 100)
+    """Coarse (1 V) × fine (0.01 V) absolute settings over the searched range."""
+    accept = 0.9
+
+    def __init__(self, config: EnvConfig | dict[str, Any] | None = None, **kw: Any) -> None:
+        super().__init__(config, **kw)
+        self.action_space = gym.spaces.MultiDiscrete(self.nvec)
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (self.task.encoder.dim,), np.float32)
+        self._ten_max = 1.0
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self._step = self.task.reset(self.np_random, oracle_exposure=True)
+        lens = self.task.camera.lens
+        start = lens.voltage
+        lo, hi = self.config.start_lens_range_v
+        scores = []
+        for v in np.linspace(lo, hi, SWEEP_POSITIONS):  # the reference sweep of ref. [12], counted as steps
+            lens.set_voltage(float(v))
+            scores.append(tenengrad(af_window(self.task.capture().frame.image)))
+        self._ten_max = max(float(np.max(scores)), 1e-9)
+        lens.set_voltage(start)
+        self._step = self.task.capture()
+        self.moves = 0
+        return self._step.features.astype(np.float32), self._info()
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        lo, hi = self.config.start_lens_range_v
+        coarse, fine = (int(x) for x in np.asarray(action).ravel()[:2])
+        self.task.camera.lens.set_voltage(min(max(lo + coarse + fine / 100.0, lo), hi))
+        self.moves += 1
+        self._step = self.task.capture()
+        ratio = float(tenengrad(af_window(self._step.frame.image))) / self._ten_max
+        done = ratio >= self.accept
+        return (
+            self._step.features.astype(np.float32),
+            ratio - 1.0,
+            done,
+            self.moves >= self.horizon and not done,
+            self._info(),
+        )
+
+
+PAPER_RL_ENVS = {"phase_shift_rl": PhaseShiftFocusEnv, "ten_rl": TenFocusEnv}
+
+
+def train_paper_baseline(name: str, timesteps: int, out: Path, seed: int = 0) -> Path:
+    """Train ``phase_shift_rl`` or ``ten_rl`` with RLlib PPO (the ``fast`` preset's settings)."""
+    from dasha.agents.train import TrainOptions, train
+
+    env_class = PAPER_RL_ENVS[name]
+    return train(TrainOptions("focus", "fast", timesteps, seed, out=out), env_class=env_class, variant=name)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="Train one of the paper's RL autofocus baselines.")
+    ap.add_argument("name", choices=sorted(PAPER_RL_ENVS))
+    ap.add_argument("--timesteps", type=int, default=40_000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args(argv)
+    run = train_paper_baseline(args.name, args.timesteps, args.out, args.seed)
+    print(f"trained {args.name}: {run / 'policy'}")
+
+
+if __name__ == "__main__":
+    main()
