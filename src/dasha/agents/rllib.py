@@ -7,7 +7,7 @@ preset         what it is
                fully connected [256, 256], RLlib 1.x defaults otherwise (30 SGD epochs, λ = 1, clip 0.3);
                the paper's observations/actions/rewards (``mode="paper"``); γ_H = 0.99, γ_L = 0.
 ``fast``       tuned for wall-clock on a laptop CPU: our mode (relative actions, learned stop, history),
-               batch 2 000, minibatch 250, 8 epochs, lr 5e-4, γ_L = 0.99, 64-unit tanh MLP.
+               batch 1 000, minibatch 125, 10 epochs, lr 1e-3, entropy 0.005, γ_L = 0.99, 64-unit tanh MLP.
 =============  =====================================================================================
 
 Every preset can be overridden from a TOML file (``dasha train --config FILE.toml``)::
@@ -38,15 +38,15 @@ PRESETS: tuple[str, ...] = ("paper", "fast")
 class PPOSettings:
     """PPO hyper-parameters (one per preset; each can be overridden)."""
 
-    lr: float = 5e-4
+    lr: float = 1e-3
     """Adam learning rate."""
-    entropy_coeff: float = 0.01
+    entropy_coeff: float = 0.005
     """Entropy bonus coefficient."""
-    train_batch_size: int = 2000
+    train_batch_size: int = 1000
     """Env steps per PPO iteration."""
-    minibatch_size: int = 250
+    minibatch_size: int = 125
     """SGD minibatch size."""
-    num_epochs: int = 8
+    num_epochs: int = 10
     """SGD passes over each batch."""
     gamma_high: float = 0.99
     """Discount of the exposure (high-level) module."""
