@@ -51,7 +51,7 @@ def test_window_blur_of_a_frame_matches_the_window_estimator() -> None:
     from dasha.camera.sim import Scene, SimCamera
     from dasha.vision.blur_estimator import window_blur
 
-    cam = SimCamera(Scene.from_names("coffee", "brick", object_distance_m=1.0), size=128, exposure_us=30_000)
+    cam = SimCamera(Scene.from_names("coffee", "brick", object_distance_m=1.0), size=256, exposure_us=30_000)
     cam.lens.voltage = cam.in_focus_voltage() + 1.0  # ≈17 px of blur
     far = window_blur(cam.capture().image)
     cam.lens.voltage = cam.in_focus_voltage()

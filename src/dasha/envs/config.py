@@ -17,8 +17,8 @@ from dasha.camera.sim.scene import BACKGROUND_TEXTURES, MIN_DISTANCE_M, OBJECT_T
 
 #: Photos held out of training; evaluation ("scenes not used in training") draws from these.
 EVAL_SCENES: tuple[str, ...] = ("astronaut", "coffee", "moon", "coins")
-#: Photos used for training (domain randomisation).
-TRAIN_SCENES: tuple[str, ...] = tuple(s for s in OBJECT_TEXTURES if s not in EVAL_SCENES)
+#: Textures used for training (domain randomisation): every other photo, plus the background textures as objects.
+TRAIN_SCENES: tuple[str, ...] = tuple(s for s in OBJECT_TEXTURES if s not in EVAL_SCENES) + BACKGROUND_TEXTURES
 
 Mode = Literal["paper", "ours"]
 

@@ -24,10 +24,11 @@ ours exposure             history summary ``[brightness statistics (9: percentil
                           fractions), the same of the previous frame, log2 exposure/12, previous, difference,
                           step/horizon, has-previous]``, then the current latent (``obs_latent``)
 ours focus                history summary ``[blur, previous blur, Δblur, best blur so far, whole-frame blur,
-                          (V − 49.5)/3.5, (V_prev − 49.5)/3.5, ΔV/2, (V_best − V)/2, step/horizon,
-                          has-previous]`` (blur = the AF-window blur-size estimate of
-                          :mod:`dasha.vision.blur_estimator`, log(1 + px)/3), then the current latent
-                          (``obs_latent``)
+                          sharpness/4, Δsharpness, best − current sharpness, (V − 49.5)/3.5,
+                          (V_prev − 49.5)/3.5, ΔV/2, (V_best − V)/2, step/horizon, has-previous]`` (blur = the
+                          AF-window blur-size estimate of :mod:`dasha.vision.blur_estimator`, log(1 + px)/3;
+                          sharpness = log10 of the AF window's Tenengrad/mean², whose changes between frames do
+                          not depend on the scene), then the current latent (``obs_latent``)
 ========================  ====================================================================================
 """
 
@@ -50,6 +51,7 @@ from dasha.envs.config import EnvConfig
 from dasha.envs.rewards import focus_error, histogram_suitable, in_focus, well_exposed
 from dasha.vision.blur_estimator import window_blur
 from dasha.vision.encoders import make_encoder
+from dasha.vision.focus_measures import af_window, tenengrad
 from dasha.vision.histogram import paper_histogram
 
 EXPOSURE_TABLE = np.asarray(EXPOSURE_TABLE_US, dtype=np.float64)
@@ -69,7 +71,7 @@ TARGET_GREY = 100.0
 IOU_THRESHOLD = 0.5
 BLUR_FEATURE = 64
 """Index of the blur-size estimate in the ``default`` encoder's output."""
-FOCUS_SUMMARY_DIM = 11
+FOCUS_SUMMARY_DIM = 14
 EXPOSURE_SUMMARY_DIM = 2 * 9 + 5
 LENS_CENTER_V, LENS_HALF_SPAN_V = 49.5, 3.5
 
@@ -122,6 +124,8 @@ class Step:
     edges: np.ndarray = field(repr=False)
     window_blur: float | None = None
     """AF-window blur estimate, log(1 + px) / 3, computed on first use."""
+    window_sharpness: float | None = None
+    """log10 of the AF window's exposure-normalised Tenengrad, computed on first use."""
 
     @property
     def well_exposed(self) -> bool:
@@ -261,6 +265,7 @@ class CameraTask:
         step = Step(frame, self.encoder.encode(frame.image)[0], peak, counts, edges)
         if not self.paper:
             self.blur_feature(step)
+            self.sharpness_feature(step)
         self.perception_s += time.perf_counter() - t0
         self.frames.append(frame)
         return step
@@ -381,6 +386,13 @@ class CameraTask:
             step.window_blur = window_blur(step.frame.image)
         return step.window_blur
 
+    def sharpness_feature(self, step: Step) -> float:
+        """log10 of the AF window's Tenengrad / mean² (scene-dependent; differences between frames are not)."""
+        if step.window_sharpness is None:
+            ten = float(tenengrad(af_window(step.frame.image), normalize=True))
+            step.window_sharpness = math.log10(ten + 1e-6)
+        return step.window_sharpness
+
     def frame_blur_feature(self, step: Step) -> float:
         """The encoder's whole-frame blur estimate, log(1 + px) / 3 (0 for encoders without one)."""
         return float(step.features[BLUR_FEATURE]) if self._has_blur else 0.0
@@ -392,8 +404,10 @@ class CameraTask:
         p, b = prev or step, best or step
         v, v_prev, v_best = (s.frame.lens_v or 0.0 for s in (step, p, b))
         blur, blur_prev, blur_best = (self.blur_feature(s) for s in (step, p, b))
+        sharp, sharp_prev, sharp_best = (self.sharpness_feature(s) for s in (step, p, b))
         summary = [
             blur, blur_prev, blur - blur_prev, blur_best, self.frame_blur_feature(step),
+            sharp / 4.0, sharp - sharp_prev, sharp_best - sharp,
             (v - LENS_CENTER_V) / LENS_HALF_SPAN_V, (v_prev - LENS_CENTER_V) / LENS_HALF_SPAN_V,
             (v - v_prev) / 2.0, (v_best - v) / 2.0,
             t / self.config.lens_horizon, float(prev is not None),

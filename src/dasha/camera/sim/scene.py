@@ -34,6 +34,12 @@ OBJECT_TEXTURES: tuple[str, ...] = (
     "immunohistochemistry",
     "cell",
     "retina",
+    "horse",
+    "checkerboard",
+    "logo",
+    "colorwheel",
+    "microaneurysms",
+    "shepp_logan_phantom",
 )
 #: Texture photos from ``skimage.data`` used as backgrounds.
 BACKGROUND_TEXTURES: tuple[str, ...] = ("brick", "grass", "gravel")
