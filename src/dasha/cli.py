@@ -250,6 +250,34 @@ def bench(
 
 
 @app.command()
+def run(
+    camera: Annotated[str, typer.Option("--camera", help="camera SPEC (sim, sim:..., replay:FILE, ...)")],
+    policy_dir: Annotated[
+        Path | None, typer.Option("--policy", help="policy directory (default: shipped joint)")
+    ] = None,
+    lens: Annotated[str | None, typer.Option(help="separate lens SPEC (hardware lens drivers)")] = None,
+    continuous: Annotated[bool, typer.Option(help="keep watching and re-tune when the scene changes")] = False,
+    frames: Annotated[int, typer.Option(min=1, help="frames to watch in continuous mode")] = 200,
+) -> None:
+    """Tune a camera with a trained policy: exposure agent, then lens agent; prints the settings found."""
+    from dasha.agents.policy import Policy
+    from dasha.camera import make_camera
+    from dasha.demo import shipped_policy
+    from dasha.runtime.live import LiveTuner
+
+    if lens is not None:
+        raise UsageError("--lens: no separate lens drivers in this release; use a camera SPEC with a lens (sim)")
+    policy = Policy.load(policy_dir or shipped_policy("joint"))
+    with make_camera(camera) as cam:
+        tuner = LiveTuner(cam, policy)
+        results = tuner.continuous(frames) if continuous else iter([tuner.tune()])
+        for k, r in enumerate(results):
+            lens_txt = f"{r.lens_v:.3f} V" if r.lens_v is not None else "no lens"
+            typer.echo(f"[{k}] exposure {r.exposure_us:.0f} µs · lens {lens_txt} · moves {r.exposure_moves}+"
+                       f"{r.lens_moves} · {1e3 * r.seconds:.0f} ms")  # fmt: skip
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="output directory")] = Path("runs/demo"),
     episodes: Annotated[int, typer.Option(min=1, max=10_000, help="joint episodes")] = 50,

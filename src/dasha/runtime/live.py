@@ -1,0 +1,113 @@
+"""Tune a live camera with a trained policy: single-shot, or continuous with re-triggering (``dasha run``).
+
+Works on any :class:`~dasha.camera.Camera` with a lens (simulator, replay, hardware backends): the policy's
+observations are built from the frames alone (no ground truth). Single-shot runs the exposure agent until it
+hands over, then the lens agent until it stops (both capped). Continuous mode then watches the stream and
+re-runs the agents when the scene changes (brightness or sharpness drift beyond a threshold for several frames),
+so it neither hunts nor oscillates.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from dasha.agents.policy import Policy
+from dasha.camera.base import Camera
+from dasha.envs.task import CameraTask, Step, median_grey
+
+
+@dataclass
+class TuneResult:
+    """Outcome of one tuning pass."""
+
+    exposure_us: float
+    lens_v: float | None
+    exposure_moves: int
+    lens_moves: int
+    seconds: float
+    step: Step
+
+
+class LiveTuner:
+    """Drives a camera with a joint (or exposure / focus) policy."""
+
+    def __init__(self, camera: Camera, policy: Policy) -> None:
+        if camera.lens is None and policy.task in ("joint", "focus"):
+            raise ValueError(f"a {policy.task} policy needs a camera with a lens")
+        self.camera = camera
+        self.policy = policy
+        self.task = CameraTask(policy.env_config())
+        self.task.camera = camera  # type: ignore[assignment]  # observations come from this camera's frames
+        self.config = self.task.config
+
+    def _exposure(self, step: Step) -> tuple[Step, int]:
+        prev, moves, module = None, 0, "high_level" if self.policy.task == "joint" else "exposure"
+        for _ in range(self.config.exposure_horizon):
+            action = self.policy.act(module, self.task.exposure_observation(step, prev, moves))
+            if not self.task.apply_exposure(action):
+                break
+            moves += 1
+            prev, step = step, self.task.capture()
+        return step, moves
+
+    def _focus(self, step: Step) -> tuple[Step, int]:
+        prev, best, moves = None, step, 0
+        module = "low_level" if self.policy.task == "joint" else "focus"
+        for _ in range(self.config.lens_horizon):
+            action = self.policy.act(module, self.task.focus_observation(step, prev, moves, best))
+            if not self.task.apply_lens(action):
+                break
+            moves += 1
+            prev, step = step, self.task.capture()
+            if self.task.blur_feature(step) < self.task.blur_feature(best):
+                best = step
+        return step, moves
+
+    def tune(self) -> TuneResult:
+        """One single-shot pass: exposure agent, then lens agent."""
+        if self.config.mode != "ours":
+            raise ValueError("live tuning needs an ours-mode policy (it decides itself when to stop)")
+        t0 = time.monotonic()
+        step = self.task.capture()
+        e_moves = l_moves = 0
+        if self.policy.task in ("joint", "exposure"):
+            step, e_moves = self._exposure(step)
+        if self.policy.task in ("joint", "focus"):
+            step, l_moves = self._focus(step)
+        lens = self.camera.lens
+        return TuneResult(self.camera.exposure_us, lens.voltage if lens else None, e_moves, l_moves,
+                          time.monotonic() - t0, step)  # fmt: skip
+
+    def continuous(
+        self, frames: int, drift_stops: float = 0.5, drift_blur: float = 0.25, patience: int = 3,
+        on_event: Callable[[str, Any], None] | None = None,
+    ) -> Iterator[TuneResult]:  # fmt: skip
+        """Tune, then watch ``frames`` frames; re-tune after ``patience`` drifted frames in a row.
+
+        Drift: the median grey moved by more than ``drift_stops`` stops, or the AF-window blur estimate rose by
+        more than ``drift_blur`` (log units) from the tuned frame.
+        """
+        result = self.tune()
+        yield result
+        ref_grey = max(median_grey(result.step.frame.image), 1.0)
+        ref_blur = self.task.blur_feature(result.step)
+        drifted = 0
+        for _ in range(frames):
+            step = self.task.capture()
+            grey = max(median_grey(step.frame.image), 1.0)
+            moved = (
+                abs(math.log2(grey / ref_grey)) > drift_stops or self.task.blur_feature(step) - ref_blur > drift_blur
+            )
+            drifted = drifted + 1 if moved else 0
+            if drifted >= patience:
+                if on_event is not None:
+                    on_event("retrigger", step)
+                result = self.tune()
+                yield result
+                ref_grey = max(median_grey(result.step.frame.image), 1.0)
+                ref_blur = self.task.blur_feature(result.step)
+                drifted = 0
