@@ -103,3 +103,33 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return "inf" if value > 0 else "-inf"
     return value
+
+
+def random_policy(task: str, env: Any, out: Path, hiddens: tuple[int, ...] = (64, 64), seed: int = 0) -> Path:
+    """A random-init policy directory for ``task`` on ``env`` (an EnvConfig) — for tests and format examples."""
+    import torch
+
+    from dasha.agents.module import action_nvec
+    from dasha.agents.nets import ActorCritic
+    from dasha.agents.rllib import env_creator
+
+    torch.manual_seed(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    instance = env_creator(task)(env)
+    modules: dict[str, Any] = {}
+    for name in module_ids(task):
+        if task == "joint":
+            agent = "high" if name == "high_level" else instance.low_ids[0]
+            obs_space, act_space = instance.observation_spaces[agent], instance.action_spaces[agent]
+        else:
+            obs_space, act_space = instance.observation_space, instance.action_space
+        net = ActorCritic(int(np.prod(obs_space.shape)), action_nvec(act_space), hiddens)
+        torch.save(net.state_dict(), out / f"{name}.pt")
+        modules[name] = {"file": f"{name}.pt", "obs_dim": int(np.prod(obs_space.shape)),
+                         "nvec": action_nvec(act_space), "hiddens": list(hiddens), "activation": "tanh"}  # fmt: skip
+    meta = {"format": POLICY_FORMAT, "dasha_version": dasha.__version__, "task": task, "preset": "random",
+            "mode": env.mode, "variant": None, "env_class": None, "encoder": env.encoder,
+            "env": _json_safe(env.to_dict()), "modules": modules, "training": {"seed": seed}}  # fmt: skip
+    (out / "policy.json").write_text(json.dumps(meta, indent=2))
+    return out
+

@@ -49,12 +49,16 @@ class Policy:
         for name, m in meta.get("modules", {}).items():
             net = ActorCritic(int(m["obs_dim"]), m["nvec"], m["hiddens"], m["activation"])
             file = root / m["file"]
+            if not file.is_file():
+                raise SpecError(f"policy file {str(file)!r} is missing")
             try:
                 state = torch.load(file, map_location="cpu", weights_only=True)
+            except Exception as exc:
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise SpecError(f"policy file {str(file)!r} is not a tensors-only state_dict ({first})") from None
+            try:
                 net.load_state_dict(state)
-            except FileNotFoundError:
-                raise SpecError(f"policy file {str(file)!r} is missing") from None
-            except (RuntimeError, ValueError, KeyError) as exc:
+            except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise SpecError(f"policy file {str(file)!r} does not match policy.json: {exc}") from None
             nets[name] = net.eval()
         if not nets:

@@ -1,0 +1,71 @@
+"""Ray-free policies: safe loading, clear errors, live single-shot and continuous tuning."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dasha.agents.export import random_policy
+from dasha.agents.policy import Policy
+from dasha.camera import SpecError, make_camera
+from dasha.envs import EnvConfig
+from dasha.runtime.live import LiveTuner
+
+
+@pytest.fixture
+def joint_policy(tmp_path: Path) -> Policy:
+    return Policy.load(random_policy("joint", EnvConfig(detector="in-focus"), tmp_path / "joint"))
+
+
+def test_policy_loads_without_ray_and_acts(joint_policy: Policy) -> None:
+    import sys
+
+    assert joint_policy.task == "joint" and set(joint_policy.nets) == {"high_level", "low_level"}
+    obs = np.zeros(joint_policy.meta["modules"]["high_level"]["obs_dim"], np.float32)
+    assert 0 <= joint_policy.act("high_level", obs) < 31
+    assert "ray" not in sys.modules or not __import__("ray").is_initialized()
+
+
+def test_bad_policy_directories_are_clear_errors(tmp_path: Path, joint_policy: Policy) -> None:
+    with pytest.raises(SpecError, match="no policy.json"):
+        Policy.load(tmp_path)
+    (joint_policy.path / "low_level.pt").write_bytes(b"not a tensor file")
+    with pytest.raises(SpecError, match="tensors-only"):
+        Policy.load(joint_policy.path)
+    meta = json.loads((joint_policy.path / "policy.json").read_text())
+    meta["format"] = 99
+    (joint_policy.path / "policy.json").write_text(json.dumps(meta))
+    with pytest.raises(SpecError, match="unsupported policy format"):
+        Policy.load(joint_policy.path)
+
+
+def test_policy_files_refuse_pickled_code(tmp_path: Path) -> None:
+    """A .pt that carries a pickled object (not only tensors) is rejected by weights_only loading."""
+    import torch
+
+    path = random_policy("focus", EnvConfig(detector="in-focus"), tmp_path / "focus")
+    torch.save({"net": torch.nn.Linear(2, 2)}, path / "focus.pt")  # a whole module object: pickle code
+    with pytest.raises(SpecError):
+        Policy.load(path)
+
+
+def test_single_shot_tuning_stays_within_limits_and_horizons(joint_policy: Policy) -> None:
+    cam = make_camera("sim:distance=0.5,lux=30,exposure=2000,lens=52")
+    result = LiveTuner(cam, joint_policy).tune()
+    cfg = joint_policy.env_config()
+    assert result.exposure_moves <= cfg.exposure_horizon and result.lens_moves <= cfg.lens_horizon
+    assert 24.0 <= result.lens_v <= 70.0 and 24.0 <= result.exposure_us <= 4_500_000
+
+
+def test_continuous_mode_retriggers_when_the_light_changes(joint_policy: Policy) -> None:
+    cam = make_camera("sim:distance=1.0,lux=100,exposure=20000")
+    events: list[str] = []
+    tuner = LiveTuner(cam, joint_policy)
+    results = tuner.continuous(frames=12, patience=3, on_event=lambda kind, step: events.append(kind))
+    next(results)  # the first tuning pass
+    cam.set_lux(1600.0)  # four stops brighter
+    rest = list(results)
+    assert events == ["retrigger"] and len(rest) == 1
