@@ -30,7 +30,7 @@ def test_policy_loads_without_ray_and_acts(joint_policy: Policy) -> None:
 
 
 def test_bad_policy_directories_are_clear_errors(tmp_path: Path, joint_policy: Policy) -> None:
-    with pytest.raises(SpecError, match="no policy.json"):
+    with pytest.raises(SpecError, match=r"no policy\.json"):
         Policy.load(tmp_path)
     (joint_policy.path / "low_level.pt").write_bytes(b"not a tensor file")
     with pytest.raises(SpecError, match="tensors-only"):
