@@ -4,7 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint format bench install clean
+EXTRAS := .venv-extras
+
+.PHONY: demo test test-fast test-extras lint format bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +27,20 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
+# Optional extras (torchvision 0.29.1 needs torch 2.14.1; ultralytics) in their own venv, then their tests.
+$(EXTRAS)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(EXTRAS)
+	$(EXTRAS)/bin/pip install -q --upgrade pip
+	$(EXTRAS)/bin/pip install -q "torch==2.14.1" "torchvision==0.29.1"
+	$(EXTRAS)/bin/pip install -q -e ".[dev,torchvision,yolo]"
+	# ultralytics pulls opencv-python 5 (no Haar cascades): keep the headless 4.x build dasha needs
+	$(EXTRAS)/bin/pip uninstall -q -y opencv-python opencv-python-headless
+	$(EXTRAS)/bin/pip install -q "opencv-python-headless>=4.10,<5"
+	touch $@
+
+test-extras: $(EXTRAS)/.installed
+	DASHA_REQUIRE_EXTRAS=1 $(EXTRAS)/bin/python -m pytest -q -m extras -p no:cacheprovider
+
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
@@ -40,4 +56,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_capture.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(EXTRAS) runs .pytest_cache

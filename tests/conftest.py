@@ -12,6 +12,13 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 from dasha.camera.sim import Scene, SimCamera
 
 
+def need(module: str) -> object:
+    """Import an optional extra: skip when missing, unless DASHA_REQUIRE_EXTRAS=1 (``make test-extras``) — then fail."""
+    if os.environ.get("DASHA_REQUIRE_EXTRAS"):
+        return __import__(module)
+    return pytest.importorskip(module)
+
+
 @pytest.fixture
 def astronaut_scene() -> Scene:
     return Scene.from_names("astronaut", "brick", object_distance_m=1.5)

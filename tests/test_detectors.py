@@ -33,6 +33,7 @@ from dasha.vision.detectors import (
     iou,
     make_detector,
 )
+from tests.conftest import need
 
 CORE = ("haar-face", "haar-body", "haar-cat", "aruco")
 DISTANCES_M = (0.5, 1.5, 5.0)
@@ -327,9 +328,10 @@ def small_frame() -> np.ndarray:
     return cv2.resize(sample_frame(256), (128, 128), interpolation=cv2.INTER_AREA)
 
 
+@pytest.mark.extras
 @pytest.mark.parametrize("name", ["faster-rcnn", "retinanet"])
 def test_torchvision_contract(name: str, tmp_path: Path, no_network: None) -> None:
-    pytest.importorskip("torchvision")
+    need("torchvision")
     import torch
 
     torch.manual_seed(0)
@@ -357,8 +359,9 @@ def test_torchvision_contract(name: str, tmp_path: Path, no_network: None) -> No
     assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, ValueError)
 
 
+@pytest.mark.extras
 def test_torchvision_coco_labels(no_network: None) -> None:
-    pytest.importorskip("torchvision")
+    need("torchvision")
     det = make_detector("faster-rcnn", classes=["person", "cat"], min_size=128, max_size=128)
     assert det.class_names[1] == "person" and len(det.class_names) == 91  # type: ignore[attr-defined]
     check_boxes(det.detect(small_frame()), (128, 128))
@@ -381,10 +384,11 @@ def ultralytics_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
             os.environ[k] = v
 
 
+@pytest.mark.extras
 def test_yolo_contract(
     ultralytics_sandbox: Path, tmp_path: Path, no_network: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("ultralytics")
+    need("ultralytics")
     monkeypatch.chdir(tmp_path)
     import torch
     import ultralytics.utils

@@ -12,6 +12,7 @@ from dasha.camera import DependencyMissingError
 from dasha.camera.sim import BACKGROUND_TEXTURES, OBJECT_TEXTURES, Scene, SimCamera
 from dasha.vision import make_encoder
 from dasha.vision.encoders import CNN_INPUT_SIZE, build_cnn, cnn_preprocess
+from tests.conftest import need
 
 HELD_OUT = ("astronaut", "coffee", "moon", "coins")
 TRAIN = tuple(t for t in OBJECT_TEXTURES if t not in HELD_OUT)
@@ -139,8 +140,9 @@ def test_resnet152_without_torchvision_names_the_extra(monkeypatch: pytest.Monke
         make_encoder("resnet152", weights="random")
 
 
+@pytest.mark.extras
 def test_resnet152_random_init_contract() -> None:
-    pytest.importorskip("torchvision")
+    need("torchvision")
     enc = make_encoder("resnet152", weights="random")
     out = enc.encode(np.random.default_rng(0).integers(0, 256, (2, 240, 320), dtype=np.uint8))
     assert out.shape == (2, 2048) and np.isfinite(out).all()

@@ -225,6 +225,7 @@ def bench(
     json_out: Annotated[Path | None, typer.Option("--json", help="write the results JSON here")] = None,
     plots: Annotated[Path, typer.Option(help="directory for figures, JSON and results.md")] = Path("runs/bench"),
     policies: Annotated[Path | None, typer.Option(help="directory of trained policies (default: shipped)")] = None,
+    readme: Annotated[Path | None, typer.Option(help="also rewrite this README's results block")] = None,
 ) -> None:
     """Every method on the same seeded episodes: JSON, figures and a markdown table."""
     from dasha.bench.suites import SUITES, BenchOptions, run_suite
@@ -245,6 +246,10 @@ def bench(
     md = plots / "results.md"
     if md.is_file():
         typer.echo(md.read_text())
+    if readme is not None:
+        from dasha.bench.suites import update_readme
+
+        update_readme(readme, plots, f"dasha bench {suite} --episodes {episodes} --seed {seed} --plots {plots}")
     typer.echo(f"wrote {plots}/ ({suite})" + (f" and {json_out}" if json_out else ""))
     del result
 

@@ -132,4 +132,3 @@ def random_policy(task: str, env: Any, out: Path, hiddens: tuple[int, ...] = (64
             "env": _json_safe(env.to_dict()), "modules": modules, "training": {"seed": seed}}  # fmt: skip
     (out / "policy.json").write_text(json.dumps(meta, indent=2))
     return out
-

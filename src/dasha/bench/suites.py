@@ -232,3 +232,22 @@ def run_suite(suite: str, opts: BenchOptions, json_out: Path | None = None) -> d
     if json_out is not None:
         write_json(json_out, result)
     return result
+
+
+README_START = "<!-- results:start -->"
+README_END = "<!-- results:end -->"
+
+
+def update_readme(readme: Path, plots: Path, command: str) -> None:
+    """Replace the README's results block with ``results.md`` and the figures of ``plots``."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise SpecError(f"{readme} has no {README_START} … {README_END} block")
+    rel = plots.resolve().relative_to(readme.resolve().parent) if plots.resolve().is_relative_to(
+        readme.resolve().parent) else plots  # fmt: skip
+    figures = [f"![{p.stem}]({rel / p.name})" for p in sorted(plots.glob("*.png"))]
+    body = [README_START, "", f"Regenerate with `{command}`.", "", (plots / "results.md").read_text(), *figures, "",
+            README_END]  # fmt: skip
+    head, _, rest = text.partition(README_START)
+    _, _, tail = rest.partition(README_END)
+    readme.write_text(head + "\n".join(body) + tail)
