@@ -59,7 +59,7 @@ def test_ours_exposure_stop_and_horizon() -> None:
     assert term and info["moves"] == 0 and r in (1.0, -1.0)
     env.reset(seed=0)
     for k in range(3):
-        _, _, term, _, info = env.step(16)  # +⅓ stop each
+        _, _, term, _, info = env.step(17)  # +⅓ stop each
         assert term == (k == 2)
     assert info["moves"] == 3
 

@@ -7,8 +7,8 @@ the paper's rule). The lens is left where the episode started (exposure does not
 
 ## Action Space
 * ``paper``: ``Discrete(148)`` — the exposure table of the paper's code (1 ms … 4.5 s).
-* ``ours``: ``Discrete(31)`` — 0 = stop; 1…30 = multiply the exposure by 2^s, s ∈ ±{⅓ … 5} stops
-  (within the camera's 24 µs – 4.5 s, beyond the paper's table).
+* ``ours``: ``Discrete(33)`` — 0 = stop; 1…32 = multiply the exposure by 2^s, s ∈ ±{⅓ … 3 in ⅓, 4 … 10}
+  stops (within the camera's 24 µs – 4.5 s, beyond the paper's table).
 
 ## Observation Space
 ``Box(-inf, inf, (n,), float32)``; layout in :mod:`dasha.envs.task`:

@@ -73,6 +73,7 @@ class HierarchicalCameraEnv(MultiAgentEnv):
             self.observation_spaces[aid] = self.task.focus_observation_space
             self.action_spaces[aid] = self.task.lens_action_space
         self._rng = np.random.default_rng()
+        self.last_outcome: dict[str, Any] = {}
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -203,15 +204,15 @@ class HierarchicalCameraEnv(MultiAgentEnv):
         return {HIGH: self._high_obs()}, {lid: reward}, terminateds, _flags(), {}
 
     def _final_info(self, agent_id: str) -> dict[str, dict[str, Any]]:
-        """Episode outcome, reported under the agent that acted last (read by training callbacks)."""
-        return {
-            agent_id: {
-                "success": self.detected,
-                "moves": self.total_moves,
-                "exposure_moves": self.exposure_moves,
-                "lens_moves": self.lens_moves,
-            }
+        """Episode outcome under the agent that acted last; also kept as ``last_outcome`` (RLlib drops infos of
+        agents that receive no final observation, so training callbacks read the attribute)."""
+        self.last_outcome = {
+            "success": self.detected,
+            "moves": self.total_moves,
+            "exposure_moves": self.exposure_moves,
+            "lens_moves": self.lens_moves,
         }
+        return {agent_id: dict(self.last_outcome)}
 
 
 def _flags(all_: bool = False, **agents: bool) -> dict[str, bool]:

@@ -9,8 +9,8 @@ Actions
 ========================  ====================================================================================
 paper exposure            ``Discrete(148)``: index into the paper's exposure table (µs)
 paper lens                ``MultiDiscrete([47, 100])``: (coarse, fine) → ``min(24 + coarse + fine/100, 70)`` V
-ours exposure             ``Discrete(31)``: 0 = stop (hand over); k = 1…30 multiplies the exposure by
-                          ``2^(s/3)``, s ∈ {−15…−1, 1…15} (±5 stops in ⅓ stops), clipped to 24 µs–4.5 s
+ours exposure             ``Discrete(33)``: 0 = stop (hand over); k = 1…32 multiplies the exposure by 2^s,
+                          s ∈ ±{⅓, ⅔, …, 3, 4, 5, …, 10} stops, clipped to 24 µs–4.5 s
 ours lens                 ``Discrete(41)``: 0 = stop; k = 1…40 moves the lens by ±δ, δ ∈ 20 geometric steps
                           0.04–12 V, clipped to 24–70 V
 ========================  ====================================================================================
@@ -55,8 +55,11 @@ from dasha.vision.focus_measures import af_window, tenengrad
 from dasha.vision.histogram import paper_histogram
 
 EXPOSURE_TABLE = np.asarray(EXPOSURE_TABLE_US, dtype=np.float64)
-EXPOSURE_STOPS = np.concatenate([np.arange(-15, 0), np.arange(1, 16)]) / 3.0
-"""Our relative exposure moves (stops; ×2^s)."""
+_FINE_STOPS = np.arange(1, 10) / 3.0  # ⅓ … 3 stops
+_COARSE_STOPS = np.arange(4.0, 11.0)  # 4 … 10 stops
+EXPOSURE_STOPS = np.concatenate([-np.concatenate([_FINE_STOPS, _COARSE_STOPS])[::-1], _FINE_STOPS, _COARSE_STOPS])
+"""Our relative exposure moves (stops; ×2^s): ⅓-stop steps up to ±3 stops, whole stops from ±4 to ±10, so one
+move can cross the whole exposure range once the frame is not clipped."""
 LENS_STEPS_V = np.geomspace(0.04, 12.0, 20)
 """Magnitudes of our relative lens moves (V)."""
 LENS_MOVES_V = np.concatenate([-LENS_STEPS_V[::-1], LENS_STEPS_V])
