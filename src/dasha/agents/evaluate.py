@@ -189,6 +189,7 @@ def evaluate(
     """Run ``episodes`` seeded episodes; returns (summary, per-episode results)."""
     cfg = config or eval_config(policy)
     env = make_env(policy.task, cfg, policy.meta.get("env_class"))
+    policy.check_env(env)
     results = []
     for i in range(episodes):
         results.append(run_episode(policy, env, seed=seed * 100_003 + i, index=i))

@@ -77,6 +77,25 @@ class Policy:
         env.update(changes)
         return EnvConfig.from_dict(env)
 
+    def check_env(self, env: Any) -> None:
+        """SpecError unless ``env``'s observation and action spaces match what the policy was trained on."""
+        from dasha.agents.module import action_nvec
+
+        if self.task == "joint":
+            low = env.low_ids[0]
+            pairs = {"high_level": (env.observation_spaces["high"], env.action_spaces["high"]),
+                     "low_level": (env.observation_spaces[low], env.action_spaces[low])}  # fmt: skip
+        else:
+            pairs = {self.task: (env.observation_space, env.action_space)}
+        for name, (obs_space, act_space) in pairs.items():
+            m = self.meta["modules"][name]
+            got = (int(np.prod(obs_space.shape)), action_nvec(act_space))
+            if got != (int(m["obs_dim"]), list(m["nvec"])):
+                raise SpecError(
+                    f"{self.path}: module {name!r} was trained for observations of {m['obs_dim']} and actions "
+                    f"{m['nvec']}, but this dasha's environment has {got[0]} and {got[1]}; retrain the policy"
+                )
+
     def act(self, module: str, obs: np.ndarray) -> np.ndarray | int:
         """Greedy action of ``module`` for one observation (int for Discrete, array for MultiDiscrete)."""
         net = self.nets[module]

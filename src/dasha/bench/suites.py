@@ -110,6 +110,9 @@ def env_for(player: Any, suite: str, cfg: EnvConfig) -> Any:
                           lens_horizon=pol.lens_horizon, exposure_horizon=pol.exposure_horizon,
                           max_high_level_steps=pol.max_high_level_steps)  # fmt: skip
         env_class = player.policy.meta.get("env_class")
+        env = make_env(task, cfg, env_class)
+        player.policy.check_env(env)
+        return env
     return make_env(task, cfg, env_class)
 
 

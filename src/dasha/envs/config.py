@@ -52,6 +52,7 @@ class EnvConfig:
         object_fraction: range of the object's width as a fraction of the frame width.
         gamma_high: high-level discount (paper 0.99). Used by our shaping terms.
         gamma_low: low-level discount (paper 0).
+        step_cost: ours mode: reward cost of every exposure or lens move (the paper has none).
     """
 
     mode: Mode = "ours"
@@ -74,6 +75,7 @@ class EnvConfig:
     object_fraction: tuple[float, float] = (0.45, 0.75)
     gamma_high: float = 0.99
     gamma_low: float = 0.0
+    step_cost: float = 0.1
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -98,6 +100,8 @@ class EnvConfig:
         f_lo, f_hi = self.object_fraction
         if not 0.1 <= f_lo <= f_hi <= 1.0:
             raise SpecError(f"env object_fraction must satisfy 0.1 ≤ lo ≤ hi ≤ 1, got {self.object_fraction}")
+        if not 0.0 <= self.step_cost <= 1.0:
+            raise SpecError(f"env step_cost must be in [0, 1], got {self.step_cost!r}")
         for name in ("lens_horizon", "exposure_horizon", "max_high_level_steps"):
             if not 1 <= getattr(self, name) <= 100:
                 raise SpecError(f"env {name} must be 1–100, got {getattr(self, name)!r}")

@@ -89,7 +89,8 @@ class ExposureEnv(gym.Env):
             return self._obs(), ours_stop_reward(before.well_exposed), True, False, self._info()
         self.moves += 1
         step = self.task.capture()
-        reward = ours_move_reward(exposure_error_stops(before.frame.image), exposure_error_stops(step.frame.image))
+        err_before, err_after = exposure_error_stops(before.frame.image), exposure_error_stops(step.frame.image)
+        reward = ours_move_reward(err_before, err_after, self.config.gamma_high, self.config.step_cost)
         self._prev, self._step = before, step
         if self.moves >= self.config.exposure_horizon:  # forced stop
             return self._obs(), reward + ours_stop_reward(step.well_exposed), True, False, self._info()

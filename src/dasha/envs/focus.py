@@ -100,7 +100,8 @@ class FocusEnv(gym.Env):
             return self._obs(), ours_stop_reward(self.found), True, False, self._info()
         self.moves += 1
         step = task.capture()
-        reward = ours_move_reward(task.focus_error(before), task.focus_error(step), self.config.gamma_high)
+        reward = ours_move_reward(task.focus_error(before), task.focus_error(step), self.config.gamma_low,
+                                  self.config.step_cost)  # fmt: skip
         self.found = task.detection(step) is not None
         self._advance(step)
         if self.moves >= self.config.lens_horizon:  # forced stop

@@ -153,9 +153,8 @@ class HierarchicalCameraEnv(MultiAgentEnv):
         self.turn_exposure_moves += 1
         step = task.capture()
         self._advance(step)
-        reward = ours_move_reward(
-            exposure_error_stops(before.frame.image), exposure_error_stops(step.frame.image), self.config.gamma_high
-        )
+        reward = ours_move_reward(exposure_error_stops(before.frame.image), exposure_error_stops(step.frame.image),
+                                  self.config.gamma_high, self.config.step_cost)  # fmt: skip
         if self.turn_exposure_moves >= self.config.exposure_horizon:
             return self._hand_over({HIGH: reward + ours_stop_reward(step.well_exposed)})
         return {HIGH: self._high_obs()}, {HIGH: reward}, _flags(), _flags(), {}
@@ -181,7 +180,8 @@ class HierarchicalCameraEnv(MultiAgentEnv):
             if self.turn_lens_moves < self.config.lens_horizon:
                 return {lid: self._low_obs()}, {lid: reward}, _flags(), _flags(), {}
             return self._back_to_high(lid, reward)
-        reward = ours_move_reward(task.focus_error(before), task.focus_error(step), self.config.gamma_high)
+        reward = ours_move_reward(task.focus_error(before), task.focus_error(step), self.config.gamma_low,
+                                  self.config.step_cost)  # fmt: skip
         if self.turn_lens_moves >= self.config.lens_horizon:  # forced stop
             return (
                 {},

@@ -73,9 +73,11 @@ def paper_low_level_reward(detected: bool, brisque: Callable[[], float]) -> floa
     return -0.01 * brisque()
 
 
-def ours_move_reward(error_before: float, error_after: float, gamma: float = 0.99) -> float:
-    """Our per-move reward: step cost plus potential-based shaping ``γ·Φ(s') − Φ(s)``, ``Φ = −error``."""
-    return -STEP_COST - gamma * abs(error_after) + abs(error_before)
+def ours_move_reward(
+    error_before: float, error_after: float, gamma: float = 0.99, step_cost: float = STEP_COST
+) -> float:
+    """Our per-move reward: −step cost plus potential-based shaping ``γ·Φ(s') − Φ(s)``, ``Φ = −error``."""
+    return -step_cost - gamma * abs(error_after) + abs(error_before)
 
 
 def focus_error(defocus_d: float) -> float:
