@@ -23,11 +23,11 @@ import math
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-DESCRIPTOR_DIM = 64
+from dasha.vision.descriptor import DESCRIPTOR_DIM, describe
+
 HIDDEN = 64
 WEIGHTS = {"frame": "blur_estimator.pt", "window": "blur_estimator_window.pt"}
 """Weights per kind: ``frame`` looks at the whole frame, ``window`` at the AF window (central quarter)."""
@@ -80,15 +80,8 @@ def window_blur(image: np.ndarray) -> float:
     if win.shape != (WINDOW_PX, WINDOW_PX):
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         win = cv2.resize(win, (WINDOW_PX, WINDOW_PX), interpolation=interp)
-    blur = float(est.blur_px(_window_encoder().encode(win))[0]) / scale
+    blur = float(est.blur_px(describe(win)[None])[0]) / scale
     return math.log1p(blur) / 3.0
-
-
-@lru_cache(maxsize=1)
-def _window_encoder() -> Any:
-    from dasha.vision.encoders import DescriptorEncoder
-
-    return DescriptorEncoder(with_blur=False)
 
 
 @lru_cache(maxsize=4)
@@ -113,11 +106,9 @@ def simulate(
     With ``window`` the descriptor is computed on the AF window (:func:`dasha.vision.focus_measures.af_window`).
     """
     from dasha.camera.sim import BACKGROUND_TEXTURES, Scene, SimCamera
-    from dasha.vision.encoders import DescriptorEncoder
     from dasha.vision.focus_measures import af_window
 
     rng = np.random.default_rng(seed)
-    enc = DescriptorEncoder(with_blur=False)
     feats = np.empty((samples, DESCRIPTOR_DIM), np.float32)
     blur = np.empty(samples, np.float32)
     cam: SimCamera | None = None
@@ -146,7 +137,7 @@ def simulate(
         offset = float(np.exp(rng.uniform(np.log(0.01), np.log(15.0)))) * float(rng.choice([-1, 1]))
         cam.lens.snap(float(np.clip(v_focus + offset, 24, 70)))
         frame = cam.capture()
-        feats[i] = enc.encode(af_window(frame.image) if window else frame.image)[0]
+        feats[i] = describe(af_window(frame.image) if window else frame.image)
         blur[i] = frame.truth.blur_px
     return feats, blur
 

@@ -2,11 +2,8 @@
 
 One interface, :class:`Encoder` (``name``, ``dim``, ``encode(frames) -> float32 [N, dim]``), three encoders:
 
-* ``default`` — :class:`DescriptorEncoder`, a fast hand-built no-reference descriptor of exposure and focus
-  (≈1 ms per 256×256 frame on one core; no weights). Exposure: a fine histogram, percentiles and clipping
-  fractions. Focus: multi-scale gradient energy and radial spectral band ratios, both normalised by the
-  image's own contrast so that blur size, not brightness, moves them (a disc blur of diameter c removes
-  spectral power above ≈1.22/c cycles/px).
+* ``default`` — :class:`DescriptorEncoder`, the fast hand-built no-reference descriptor of exposure and focus of
+  :mod:`dasha.vision.descriptor` plus the shipped blur-size estimate (≈0.6 ms per 256×256 frame on one core).
 * ``cnn`` — :class:`CNNEncoder`, a small convolutional encoder on a 64×64 downsampled frame; the same torch
   module serves as the trainable encoder of an RLlib policy (the paper's "deep features" option, end to end).
 * ``resnet152`` — :class:`ResNet152Encoder`, the paper's encoder: torchvision ResNet-152 without its final fc
@@ -16,10 +13,8 @@ One interface, :class:`Encoder` (``name``, ``dim``, ``encode(frames) -> float32 
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +22,7 @@ import cv2
 import numpy as np
 
 from dasha.camera.errors import DependencyMissingError
+from dasha.vision.descriptor import DESCRIPTOR_DIM, describe
 
 
 def as_batch(frames: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -69,46 +65,15 @@ class Encoder(ABC):
 # ---------------------------------------------------------------------------------------------------------
 # default: hand-built descriptor
 # ---------------------------------------------------------------------------------------------------------
-@lru_cache(maxsize=16)
-def _radial_bins(h: int, w: int, n_bands: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Band index of every rFFT coefficient (log-spaced radial bands, cycles/px 1/64 … 0.5) and the window."""
-    fy = np.fft.fftfreq(h)[:, None]
-    fx = np.fft.rfftfreq(w)[None, :]
-    r = np.sqrt(fy**2 + fx**2)
-    edges = np.geomspace(1.0 / 64.0, 0.5, n_bands + 1)
-    idx = np.searchsorted(edges, r, side="right") - 1  # -1 below the first edge (DC and lowest frequencies)
-    idx[(r > 0.5)] = n_bands - 1  # corners beyond Nyquist radius join the top band
-    idx = np.where(idx < 0, n_bands, idx).astype(np.int32)  # n_bands = the discarded lowest band
-    window = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
-    return idx.ravel(), window, n_bands
-
-
 class DescriptorEncoder(Encoder):
-    """Fast no-reference exposure + focus descriptor (see the module docstring). ``dim`` = 65 (64 without blur).
+    """Fast no-reference exposure + focus descriptor (:mod:`dasha.vision.descriptor`). ``dim`` = 65 (64 without blur).
 
     Args:
         with_blur: append the blur-size estimate of :mod:`dasha.vision.blur_estimator` (feature 64,
             ``log(1 + blur_px) / 3``), an MLP on features 0–63 shipped with dasha.
-
-    Layout (all roughly unit-scaled):
-
-    ======  ======================================================================================
-    0–31    32-bin grey histogram over 0–255, fractions × 4
-    32–36   percentiles 1, 10, 50, 90, 99 of the grey level / 255
-    37–39   mean / 255, std / 128, log10 of the std
-    40–41   fractions of pixels at ≤ 2 (black-clipped) and ≥ 253 (saturated)
-    42–45   gradient energy at scales 1, 2, 4, 8 px, log10 of mean |∇I|² / (σ² + 1)
-    46–57   12 radial spectral bands (log-spaced 1/64 … 0.5 cycles/px) log10 share of the AC power
-    58–61   band ratios high/mid: log10 of neighbouring-octave power ratios at the 4 highest octaves
-    62–63   Laplacian energy log10 (mean Δ² / (σ² + 1)) and a noise estimate (median |Δ| / 128)
-    64      estimated object blur: log(1 + blur px) / 3 (``with_blur`` only)
-    ======  ======================================================================================
     """
 
     name = "default"
-    n_bands = 12
-    fft_size = 128
-    """Frames are area-resized to at most this size per side for the spectrum (px)."""
 
     def __init__(self, with_blur: bool = True) -> None:
         self.estimator = None
@@ -121,61 +86,14 @@ class DescriptorEncoder(Encoder):
                     "the blur-estimator weights (dasha/data/blur_estimator.pt) are missing; "
                     "reinstall dasha or run python -m dasha.vision.blur_estimator"
                 )
-        self.dim = 65 if with_blur else 64
+        self.dim = DESCRIPTOR_DIM + 1 if with_blur else DESCRIPTOR_DIM
 
     def _encode(self, frames: list[np.ndarray]) -> np.ndarray:
-        base = np.stack([self._one(f) for f in frames])
+        base = np.stack([describe(f) for f in frames])
         if self.estimator is None:
             return base
         blur = self.estimator.log_blur(base)[:, None] / 3.0
         return np.concatenate([base, blur.astype(np.float32)], axis=1)
-
-    def _one(self, img: np.ndarray) -> np.ndarray:
-        out = np.empty(64, np.float32)
-        n = img.size
-        counts = np.bincount(img.ravel(), minlength=256).astype(np.float64)
-        out[0:32] = counts.reshape(32, 8).sum(axis=1) / n * 4.0
-        cdf = np.cumsum(counts) / n
-        out[32:37] = np.searchsorted(cdf, [0.01, 0.10, 0.50, 0.90, 0.99]) / 255.0
-        levels = np.arange(256.0)
-        mean = float(counts @ levels / n)
-        var = float(counts @ (levels - mean) ** 2 / n)
-        std = math.sqrt(var)
-        out[37:40] = (mean / 255.0, std / 128.0, math.log10(std + 1e-3))
-        out[40] = cdf[2]
-        out[41] = 1.0 - cdf[252]
-        x = img.astype(np.float32)
-        norm = var + 1.0
-        level = x
-        for k in range(4):
-            gx = level[:, 1:] - level[:, :-1]
-            gy = level[1:, :] - level[:-1, :]
-            energy = (float(np.dot(gx.ravel(), gx.ravel())) + float(np.dot(gy.ravel(), gy.ravel()))) / level.size
-            out[42 + k] = math.log10(energy / norm + 1e-6)
-            if k < 3:
-                level = cv2.pyrDown(level)
-        out[46:62] = self._spectrum(x, mean)
-        lap = x[:-2, 1:-1] + x[2:, 1:-1] + x[1:-1, :-2] + x[1:-1, 2:] - 4.0 * x[1:-1, 1:-1]
-        out[62] = math.log10(float(np.dot(lap.ravel(), lap.ravel())) / lap.size / norm + 1e-6)
-        out[63] = float(np.median(np.abs(lap[::4, ::4]))) / 128.0
-        return out
-
-    def _spectrum(self, x: np.ndarray, mean: float) -> np.ndarray:
-        h, w = x.shape
-        s = max(h, w) / self.fft_size
-        if s > 1:
-            x = cv2.resize(x, (max(16, round(w / s)), max(16, round(h / s))), interpolation=cv2.INTER_AREA)
-        h, w = x.shape
-        idx, window, nb = _radial_bins(h, w, self.n_bands)
-        f = np.fft.rfft2((x - mean) * window)
-        power = (f.real**2 + f.imag**2).ravel()
-        bands = np.bincount(idx, weights=power, minlength=nb + 1)[:nb]
-        total = bands.sum() + 1e-9
-        share = np.log10(bands / total + 1e-9)
-        top = bands[-8:]  # the highest 8 bands ≈ 4 octaves in pairs
-        octaves = top.reshape(4, 2).sum(axis=1) + 1e-9
-        ratios = np.log10(np.concatenate([[octaves[0] / (bands[:-8].sum() + 1e-9)], octaves[1:] / octaves[:-1]]))
-        return np.concatenate([share / 4.0, ratios / 4.0]).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------------------------
