@@ -147,8 +147,11 @@ def test_cli_bad_input_is_one_line_and_exit_2(args: list[str], tmp_path: Path) -
     assert not (tmp_path / "x.npz").exists()
 
 
-def test_cli_demo_writes_contact_sheets(tmp_path: Path) -> None:
-    assert main(["demo", "--out", str(tmp_path)]) == 0
-    for name in ("focus_sweep.png", "exposure_sweep.png"):
+def test_cli_demo_runs_the_shipped_joint_policy(tmp_path: Path) -> None:
+    assert main(["demo", "--out", str(tmp_path), "--episodes", "3"]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["episodes"] == 3 and len(summary["per_episode"]) == 3
+    assert {"success_rate", "mean_steps", "rig_seconds"} <= set(summary["methods"]["dasha"])
+    for name in ("before_after.png", "focus_sweep.png", "exposure_sweep.png"):
         data = (tmp_path / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000

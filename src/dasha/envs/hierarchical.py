@@ -16,8 +16,9 @@ low-level agent acts are summed into its next transition by RLlib (one high-leve
 
 ## Rewards
 * ``paper``: ``high`` gets r_H after each exposure action (eq. 11); each lens step gives ``low_k`` r_L (eq. 12).
-* ``ours``: ``high`` gets exposure shaping per move and ±1 at hand-over (well exposed or not); ``low_k`` gets
-  defocus shaping per move and ±1 on stop (object found or not).
+* ``ours``: ``high`` gets exposure shaping per move (centre-weighted metering: the AF window's median towards grey
+  85) and ±1 at hand-over (histogram suitable or not); ``low_k`` gets defocus shaping per move and ±1 on stop
+  (object found or not).
 
 ## Episode End
 * ``paper`` — termination: an unsuitable histogram (P ∉ [25, 175], penalty) or a detection. A low-level agent
@@ -147,16 +148,18 @@ class HierarchicalCameraEnv(MultiAgentEnv):
                 return {}, {HIGH: reward}, _flags(all_=True), _flags(), self._final_info(HIGH)
             return self._hand_over({HIGH: reward})
         before = self.step_
-        if not task.apply_exposure(action):
-            return self._hand_over({HIGH: ours_stop_reward(before.well_exposed)})
+        if not task.apply_exposure(action):  # hand over: the paper's suitability test decides the sign
+            return self._hand_over({HIGH: ours_stop_reward(before.suitable)})
         self.exposure_moves += 1
         self.turn_exposure_moves += 1
         step = task.capture()
         self._advance(step)
-        reward = ours_move_reward(exposure_error_stops(before.frame.image), exposure_error_stops(step.frame.image),
-                                  self.config.gamma_high, self.config.step_cost)  # fmt: skip
+        # centre-weighted metering: the detector needs the object exposed, not the frame average
+        err_before = exposure_error_stops(before.frame.image, centre_weighted=True)
+        err_after = exposure_error_stops(step.frame.image, centre_weighted=True)
+        reward = ours_move_reward(err_before, err_after, self.config.gamma_high, self.config.step_cost)
         if self.turn_exposure_moves >= self.config.exposure_horizon:
-            return self._hand_over({HIGH: reward + ours_stop_reward(step.well_exposed)})
+            return self._hand_over({HIGH: reward + ours_stop_reward(step.suitable)})
         return {HIGH: self._high_obs()}, {HIGH: reward}, _flags(), _flags(), {}
 
     def _low_step(self, action: Any) -> tuple[dict, dict, dict, dict, dict]:
