@@ -155,27 +155,34 @@ def eval_cmd(
     plots: Annotated[Path | None, typer.Option(help="directory for before_after.png")] = None,
 ) -> None:
     """Evaluate a trained policy on seeded simulator episodes (held-out scenes by default)."""
-    from dasha.agents.evaluate import before_after, eval_config, evaluate
+    from dasha.agents.evaluate import before_after, eval_config
     from dasha.agents.policy import Policy
 
     policy = Policy.load(policy_dir)
     if task is not None and task != policy.task:
         raise UsageError(f"{policy_dir} holds a {policy.task!r} policy, not {task!r}")
     cfg = eval_config(policy, scenes=scene, detector=detector)
-    with _progress(episodes, f"eval {policy.task}") as bar:
-        job = bar.add_task("eval", total=episodes, info="")
-        hits = [0]
-
-        def show(done: int, r: Any) -> None:
-            hits[0] += r.success
-            bar.update(job, completed=done, info=f"success {100 * hits[0] / done:.0f}%")
-
-        summary, results = evaluate(policy, episodes, seed, cfg, progress=show)
+    summary, results = _evaluate_with_progress(policy, episodes, seed, cfg, f"eval {policy.task}", "success")
     _print_results(policy.task, summary, results)
     if json_out is not None:
         _write_json(json_out, policy.task, episodes, seed, cfg, summary, results)
     if plots is not None:
         typer.echo(f"wrote {before_after(results, plots / 'before_after.png', f'dasha eval {policy_dir}')}")
+
+
+def _evaluate_with_progress(policy: Any, episodes: int, seed: int, cfg: Any, label: str, word: str) -> Any:
+    """``dasha.agents.evaluate.evaluate`` under a progress bar showing the running success rate."""
+    from dasha.agents.evaluate import evaluate
+
+    with _progress(episodes, label) as bar:
+        job = bar.add_task(label, total=episodes, info="")
+        hits = [0]
+
+        def show(done: int, r: Any) -> None:
+            hits[0] += r.success
+            bar.update(job, completed=done, info=f"{word} {100 * hits[0] / done:.0f}%")
+
+        return evaluate(policy, episodes, seed, cfg, progress=show)
 
 
 def _print_results(task: str, summary: dict[str, Any], results: list[Any], limit: int = 20) -> None:
@@ -293,7 +300,7 @@ def demo(
     """The main job, offline: the shipped joint policy sets exposure and focus on held-out simulator scenes."""
     import json
 
-    from dasha.agents.evaluate import before_after, eval_config, evaluate
+    from dasha.agents.evaluate import before_after, eval_config
     from dasha.agents.policy import Policy
     from dasha.demo import shipped_policy, simulator_demo
 
@@ -301,15 +308,7 @@ def demo(
     policy = Policy.load(path)
     cfg = eval_config(policy, detector=detector)
     typer.echo(f"joint policy {path} · detector {cfg.detector} · scenes {', '.join(cfg.scenes)} (not used in training)")
-    with _progress(episodes, "demo") as bar:
-        job = bar.add_task("demo", total=episodes, info="")
-        hits = [0]
-
-        def show(done: int, r: Any) -> None:
-            hits[0] += r.success
-            bar.update(job, completed=done, info=f"detected {100 * hits[0] / done:.0f}%")
-
-        summary, results = evaluate(policy, episodes, seed, cfg, progress=show)
+    summary, results = _evaluate_with_progress(policy, episodes, seed, cfg, "demo", "detected")
     _print_results("joint", summary, results, limit=15)
     out.mkdir(parents=True, exist_ok=True)
     doc = {
