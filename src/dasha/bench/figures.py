@@ -170,8 +170,15 @@ def learning_curves(policies: Path, out: Path) -> Path | None:
     for name, rows in runs:
         ax.plot([r["env_steps"] for r in rows], [100 * r["success_rate"] for r in rows], label=name)
     ax.set(
-        xlabel="env steps", ylabel="training success (%)", ylim=(-3, 103), title="Learning curves (cf. paper Fig. 3)"
+        xlabel="env steps (log)",
+        xscale="log",
+        ylabel="training success (%)",
+        ylim=(-3, 103),
+        title="Learning curves (cf. paper Fig. 3)",
     )
+    from matplotlib.ticker import EngFormatter
+
+    ax.xaxis.set_major_formatter(EngFormatter(sep=""))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
