@@ -207,7 +207,7 @@ def before_after(results: list[EpisodeResult], path: Path, title: str, n: int = 
     from matplotlib.patches import Rectangle
 
     shown = results[:n]
-    fig, axes = plt.subplots(2, len(shown), figsize=(2.3 * len(shown), 5.2), squeeze=False)
+    fig, axes = plt.subplots(2, len(shown), figsize=(2.3 * len(shown), 5.6), squeeze=False)
     for k, r in enumerate(shown):
         top, bottom = axes[0, k], axes[1, k]
         top.imshow(r.first, cmap="gray", vmin=0, vmax=255)

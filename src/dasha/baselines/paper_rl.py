@@ -168,4 +168,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Re-enter through the package so the env classes are recorded as ``dasha.baselines.paper_rl:…``
+    # in the policy files, not as ``__main__:…`` (which no loader may import).
+    from dasha.baselines.paper_rl import main as _main
+
+    _main()
