@@ -126,3 +126,18 @@ def test_domain_randomisation_covers_the_ranges() -> None:
     assert 5 <= min(lux) < 10 and 500 < max(lux) <= 1000
     assert min(dist) < 0.2 and max(dist) > 4.5  # uniform in diopters over 0-5 dpt
     assert min(fn) < 2.5 and max(fn) > 7
+
+
+@pytest.mark.parametrize("lux", [1.0, 10_000.0])
+def test_oracle_exposure_is_well_exposed_at_the_illuminance_extremes(lux: float) -> None:
+    """The reference render (detector ground truth, focus-only start) is mid-grey from 1 lx to 10 000 lx."""
+    from dasha.envs.task import median_grey
+
+    task = CameraTask(EnvConfig(mode="ours", scenes=("astronaut",), lux=(lux, lux), detector="haar-face"))
+    task.reset(np.random.default_rng(0), needs_detection=True)
+    cam = task.camera
+    cam.exposure_us = task.oracle_exposure_us()
+    power = float(cam.lens.curve.power(cam.in_focus_voltage()))
+    grey = median_grey(cam.render(lens_power_d=power, noise=False).image)
+    assert 60 <= grey <= 160, (lux, cam.exposure_us, grey)
+    assert task.reference_boxes

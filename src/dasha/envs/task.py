@@ -287,12 +287,13 @@ class CameraTask:
         saved = cam.exposure_us
         v = cam.in_focus_voltage()
         power = float(cam.lens.curve.power(v if math.isfinite(v) else cam.lens.voltage))
+        lo, hi = max(cam.exposure_limits.low, 24.0), min(cam.exposure_limits.high, 4_500_000.0)
         e = 10_000.0
-        for _ in range(3):
-            cam.exposure_us = min(max(e, 1_000.0), 4_500_000.0)
+        for _ in range(6):  # converges in 2–3 iterations unless it starts saturated (÷ 8 per iteration)
+            cam.exposure_us = min(max(e, lo), hi)
             m = median_grey(cam.render(lens_power_d=power, noise=False).image)
             e = cam.exposure_us * TARGET_GREY / max(m, 1.0) if m < 250 else cam.exposure_us / 8
-        e = min(max(e, 1_000.0), 4_500_000.0)
+        e = min(max(e, lo), hi)
         cam.exposure_us = saved
         return e
 
