@@ -23,6 +23,7 @@ from dasha.agents.policy import Policy
 from dasha.camera.base import Frame
 from dasha.camera.rig import rig_seconds
 from dasha.envs.config import EVAL_SCENES, EnvConfig
+from dasha.envs.rewards import IN_FOCUS_PX
 from dasha.vision.histogram import paper_histogram
 
 
@@ -170,6 +171,7 @@ def eval_config(
 ) -> EnvConfig:
     """The policy's training env with evaluation scenes (held out unless given), distances and light."""
     changes: dict[str, Any] = {"scenes": tuple(scenes) if scenes else EVAL_SCENES, "distance_m": distance_m, "lux": lux}
+    changes["goal_blur_px"] = IN_FOCUS_PX  # success is always judged at 2 px, whatever margin training asked for
     if policy.task == "joint":
         changes["detector"] = detector or "haar-face"
         if not scenes and changes["detector"] == "haar-face":

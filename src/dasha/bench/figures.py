@@ -138,10 +138,19 @@ def method_bars(doc: dict[str, Any], out: Path) -> Path:
     colors = ["tab:green" if n.startswith("dasha") else ("tab:purple" if n.endswith("_rl") else "tab:gray")
               for n in names]  # fmt: skip
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 0.45 * len(names) + 1.6))
-    ax1.barh(names, [100 * m["success_rate"] for _, m in items], color=colors)
-    ax1.set(xlabel="success (%)", xlim=(0, 100), title=f"{doc['suite']}: success")
-    ax2.barh(names, [m["mean_steps"] for _, m in items], color=colors)
-    ax2.set(xlabel="mean steps (log)", xscale="log", title="steps until the method stops")
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    success = [100 * m["success_rate"] for _, m in items]
+    steps = [m["mean_steps"] for _, m in items]
+    ax1.barh(names, success, color=colors)
+    ax1.set(xlabel="success (%)", xlim=(0, 112), title=f"{doc['suite']}: success")
+    ax2.barh(names, steps, color=colors)
+    ax2.set(xlabel="mean steps (log)", xscale="log", xlim=(None, max(steps) * 2.2), title="steps until it stops")
+    ax2.xaxis.set_major_formatter(ScalarFormatter())
+    ax2.xaxis.set_minor_formatter(NullFormatter())
+    for y, (sv, st) in enumerate(zip(success, steps, strict=True)):
+        ax1.text(sv + 1, y, f"{sv:.0f} %", va="center", fontsize=8)
+        ax2.text(st * 1.05, y, f"{st:.1f}", va="center", fontsize=8)
     for ax in (ax1, ax2):
         ax.invert_yaxis()
         ax.grid(alpha=0.3, axis="x")

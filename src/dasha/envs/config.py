@@ -53,6 +53,9 @@ class EnvConfig:
         gamma_high: high-level discount (paper 0.99). Used by our shaping terms.
         gamma_low: low-level discount (paper 0).
         step_cost: ours mode: reward cost of every exposure or lens move (the paper has none).
+        goal_blur_px: blur-circle diameter (px) the ``in-focus`` judge accepts. Success is always reported at
+            2 px (``dasha eval`` and ``dasha bench`` reset it); training may ask for less to leave a margin
+            for textures whose blur is hard to read (e.g. the low-detail ``moon``).
     """
 
     mode: Mode = "ours"
@@ -76,6 +79,7 @@ class EnvConfig:
     gamma_high: float = 0.99
     gamma_low: float = 0.0
     step_cost: float = 0.1
+    goal_blur_px: float = 2.0
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -100,6 +104,8 @@ class EnvConfig:
         f_lo, f_hi = self.object_fraction
         if not 0.1 <= f_lo <= f_hi <= 1.0:
             raise SpecError(f"env object_fraction must satisfy 0.1 ≤ lo ≤ hi ≤ 1, got {self.object_fraction}")
+        if not 0.5 <= self.goal_blur_px <= 20.0:
+            raise SpecError(f"env goal_blur_px must be in [0.5, 20] px, got {self.goal_blur_px!r}")
         if not 0.0 <= self.step_cost <= 1.0:
             raise SpecError(f"env step_cost must be in [0, 1], got {self.step_cost!r}")
         for name in ("lens_horizon", "exposure_horizon", "max_high_level_steps"):

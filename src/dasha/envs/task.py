@@ -329,7 +329,7 @@ class CameraTask:
         """
         if self.detector is None:
             truth = step.frame.truth
-            ok = truth is not None and step.in_focus and step.suitable
+            ok = truth is not None and truth.blur_px <= self.config.goal_blur_px and step.suitable
             return tuple(float(c) for c in truth.object_box) if ok else None  # type: ignore[union-attr,return-value]
         from dasha.vision.detectors import iou
 
