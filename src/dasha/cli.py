@@ -256,7 +256,8 @@ def bench(
     if readme is not None:
         from dasha.bench.suites import update_readme
 
-        update_readme(readme, plots, f"dasha bench {suite} --episodes {episodes} --seed {seed} --plots {plots}")
+        command = f"dasha bench {suite} --episodes {episodes} --seed {seed} --plots {plots} --readme {readme}"
+        update_readme(readme, plots, command)
     typer.echo(f"wrote {plots}/ ({suite})" + (f" and {json_out}" if json_out else ""))
     del result
 
