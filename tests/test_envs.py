@@ -141,3 +141,25 @@ def test_oracle_exposure_is_well_exposed_at_the_illuminance_extremes(lux: float)
     grey = median_grey(cam.render(lens_power_d=power, noise=False).image)
     assert 60 <= grey <= 160, (lux, cam.exposure_us, grey)
     assert task.reference_boxes
+
+
+@pytest.mark.parametrize("scene", ["coins", "astronaut", "moon"])
+def test_best_by_sharpness_ranks_the_in_focus_frame_first(scene: str) -> None:
+    env = gym.make("dasha/Focus-v0", best_by="sharpness", scenes=(scene,), distance_m=(0.5, 0.5), lux=(200, 200),
+                   **SMALL).unwrapped  # fmt: skip
+    env.reset(seed=0)
+    task = env.task
+    v_focus = task.capture().frame.truth.in_focus_v
+    task.camera.lens.set_voltage(v_focus)
+    sharp = task.capture()
+    task.camera.lens.set_voltage(v_focus + 1.5)
+    blurred = task.capture()
+    assert sharp.frame.truth.blur_px < 1.0 < 10.0 < blurred.frame.truth.blur_px
+    assert task.better_focus(sharp, blurred) and not task.better_focus(blurred, sharp)
+    assert task.better_focus(sharp, None)
+
+
+def test_best_by_is_validated() -> None:
+    assert EnvConfig.from_dict({"best_by": "sharpness"}).best_by == "sharpness"
+    with pytest.raises(SpecError, match="best_by"):
+        EnvConfig.from_dict({"best_by": "contrast"})

@@ -56,6 +56,9 @@ class EnvConfig:
         goal_blur_px: blur-circle diameter (px) the ``in-focus`` judge accepts. Success is always reported at
             2 px (``dasha eval`` and ``dasha bench`` reset it); training may ask for less to leave a margin
             for textures whose blur is hard to read (e.g. the low-detail ``moon``).
+        best_by: ours mode: which frame of the episode is the "best so far" the focus observation reports —
+            ``blur`` (lowest estimated blur) or ``sharpness`` (highest AF-window Tenengrad; within one scene it
+            ranks frames reliably even where the learned blur estimate misreads a texture, e.g. ``coins``).
     """
 
     mode: Mode = "ours"
@@ -80,6 +83,7 @@ class EnvConfig:
     gamma_low: float = 0.0
     step_cost: float = 0.1
     goal_blur_px: float = 2.0
+    best_by: Literal["blur", "sharpness"] = "blur"
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -104,6 +108,8 @@ class EnvConfig:
         f_lo, f_hi = self.object_fraction
         if not 0.1 <= f_lo <= f_hi <= 1.0:
             raise SpecError(f"env object_fraction must satisfy 0.1 ≤ lo ≤ hi ≤ 1, got {self.object_fraction}")
+        if self.best_by not in ("blur", "sharpness"):
+            raise SpecError(f"env best_by must be 'blur' or 'sharpness', got {self.best_by!r}")
         if not 0.5 <= self.goal_blur_px <= 20.0:
             raise SpecError(f"env goal_blur_px must be in [0.5, 20] px, got {self.goal_blur_px!r}")
         if not 0.0 <= self.step_cost <= 1.0:

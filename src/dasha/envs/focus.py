@@ -110,7 +110,7 @@ class FocusEnv(gym.Env):
 
     def _advance(self, step: Step) -> None:
         self._prev, self._step = self._step, step
-        if self.task.blur_feature(step) < self.task.blur_feature(self._best):
+        if self.task.better_focus(step, self._best):
             self._best = step
 
     def _obs(self) -> np.ndarray:

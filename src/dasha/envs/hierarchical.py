@@ -125,7 +125,7 @@ class HierarchicalCameraEnv(MultiAgentEnv):
 
     def _advance(self, step: Step) -> None:
         self.prev, self.step_ = self.step_, step
-        if self.best is None or self.task.blur_feature(step) < self.task.blur_feature(self.best):
+        if self.task.better_focus(step, self.best):
             self.best = step
 
     def _hand_over(self, rewards: dict[str, float]) -> tuple[dict, dict, dict, dict, dict]:

@@ -405,6 +405,14 @@ class CameraTask:
             step.window_sharpness = math.log10(ten + 1e-6)
         return step.window_sharpness
 
+    def better_focus(self, step: Step, best: Step | None) -> bool:
+        """Whether ``step`` beats ``best`` as the episode's best-focused frame (``config.best_by``)."""
+        if best is None:
+            return True
+        if self.config.best_by == "sharpness":
+            return self.sharpness_feature(step) > self.sharpness_feature(best)
+        return self.blur_feature(step) < self.blur_feature(best)
+
     def frame_blur_feature(self, step: Step) -> float:
         """The encoder's whole-frame blur estimate, log(1 + px) / 3 (0 for encoders without one)."""
         return float(step.features[BLUR_FEATURE]) if self._has_blur else 0.0
