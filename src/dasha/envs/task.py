@@ -23,9 +23,10 @@ paper focus               ``[latent (D)]`` — eq. (9)
 ours exposure             history summary ``[brightness statistics (9: percentiles, mean, std, clipped
                           fractions), the same of the previous frame, log2 exposure/12, previous, difference,
                           step/horizon, has-previous]``, then the current latent (``obs_latent``)
-ours focus                history summary ``[blur, previous blur, Δblur, best blur so far, whole-frame blur,
+ours focus                history summary ``[blur, previous blur, Δblur, best frame's blur, whole-frame blur,
                           sharpness/4, Δsharpness, best − current sharpness, (V − 49.5)/3.5,
-                          (V_prev − 49.5)/3.5, ΔV/2, (V_best − V)/2, step/horizon, has-previous]`` (blur = the
+                          (V_prev − 49.5)/3.5, ΔV/2, (V_best − V)/2, step/horizon, has-previous]`` (best
+                          frame so far by ``best_by``: lowest blur or highest sharpness; blur = the
                           AF-window blur-size estimate of :mod:`dasha.vision.blur_estimator`, log(1 + px)/3;
                           sharpness = log10 of the AF window's Tenengrad/mean², whose changes between frames do
                           not depend on the scene), then the current latent (``obs_latent``)
