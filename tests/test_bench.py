@@ -80,3 +80,18 @@ def test_ten_rl_reference_sweep_counts_as_steps() -> None:
     env = TenFocusEnv({"size": 96})
     env.reset(seed=0)
     assert len(env.task.frames) == 1 + 47 + 1  # free frame, the reference sweep, the return to the start
+
+
+def test_a_policy_runs_in_the_suite_world_with_its_own_observation_settings(tmp_path: Path) -> None:
+    from dasha.agents.policy import Policy
+    from dasha.bench.runner import PolicyPlayer
+    from dasha.bench.suites import env_for, suite_config
+    from dasha.envs import EVAL_SCENES
+
+    agent = EnvConfig(mode="ours", best_by="sharpness", lens_horizon=7, goal_blur_px=1.5, scenes=("camera",))
+    random_policy("focus", agent, tmp_path / "pol")
+    player = PolicyPlayer("dasha", Policy.load(tmp_path / "pol"))
+    env = env_for(player, "af", suite_config("af", BenchOptions()))
+    cfg = getattr(env, "unwrapped", env).task.config
+    assert (cfg.best_by, cfg.lens_horizon) == ("sharpness", 7)  # the policy's observations and horizon
+    assert (cfg.scenes, cfg.goal_blur_px, cfg.detector) == (EVAL_SCENES, 2.0, "in-focus")  # the suite's world

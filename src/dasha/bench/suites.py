@@ -105,10 +105,7 @@ def env_for(player: Any, suite: str, cfg: EnvConfig) -> Any:
     task = {"af": "focus", "ae": "exposure", "joint": "joint"}[suite]
     env_class = None
     if isinstance(player, PolicyPlayer):
-        pol = player.policy.env_config()
-        cfg = cfg.replace(mode=pol.mode, encoder=pol.encoder, obs_latent=pol.obs_latent,
-                          lens_horizon=pol.lens_horizon, exposure_horizon=pol.exposure_horizon,
-                          max_high_level_steps=pol.max_high_level_steps)  # fmt: skip
+        cfg = cfg.with_agent_fields(player.policy.env_config())
         env_class = player.policy.meta.get("env_class")
         env = make_env(task, cfg, env_class)
         player.policy.check_env(env)

@@ -22,6 +22,11 @@ TRAIN_SCENES: tuple[str, ...] = tuple(s for s in OBJECT_TEXTURES if s not in EVA
 
 Mode = Literal["paper", "ours"]
 
+#: EnvConfig fields that define a policy's observations, actions and horizons (not the world it acts in).
+AGENT_FIELDS: tuple[str, ...] = (
+    "mode", "encoder", "size", "obs_latent", "best_by", "lens_horizon", "exposure_horizon", "max_high_level_steps",
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class EnvConfig:
@@ -149,3 +154,11 @@ class EnvConfig:
     def replace(self, **changes: Any) -> EnvConfig:
         """A copy with some fields changed (validated)."""
         return dataclasses.replace(self, **changes)
+
+    def with_agent_fields(self, agent: EnvConfig) -> EnvConfig:
+        """This world (scenes, light, distances, detector) as ``agent``'s policy perceives and acts in it.
+
+        A trained policy only works with the observation and action layout it was trained on: these fields
+        (:data:`AGENT_FIELDS`) come from the policy's own configuration; everything else from ``self``.
+        """
+        return self.replace(**{name: getattr(agent, name) for name in AGENT_FIELDS})

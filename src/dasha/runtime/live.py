@@ -63,7 +63,7 @@ class LiveTuner:
                 break
             moves += 1
             prev, step = step, self.task.capture()
-            if self.task.blur_feature(step) < self.task.blur_feature(best):
+            if self.task.better_focus(step, best):
                 best = step
         return step, moves
 
