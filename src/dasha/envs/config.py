@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from dasha.camera.errors import SpecError
 from dasha.camera.sim.scene import BACKGROUND_TEXTURES, MIN_DISTANCE_M, OBJECT_TEXTURES
+from dasha.envs.rewards import IN_FOCUS_PX
 
 #: Photos held out of training; evaluation ("scenes not used in training") draws from these.
 EVAL_SCENES: tuple[str, ...] = ("astronaut", "coffee", "moon", "coins")
@@ -87,7 +88,7 @@ class EnvConfig:
     gamma_high: float = 0.99
     gamma_low: float = 0.0
     step_cost: float = 0.1
-    goal_blur_px: float = 2.0
+    goal_blur_px: float = IN_FOCUS_PX
     best_by: Literal["blur", "sharpness"] = "blur"
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 

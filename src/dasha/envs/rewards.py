@@ -52,9 +52,9 @@ def histogram_suitable(peak: float) -> bool:
     return VISIBLE_P[0] <= peak <= VISIBLE_P[1]
 
 
-def in_focus(blur_px: float) -> bool:
-    """Object blur-circle diameter ≤ 2 px."""
-    return blur_px <= IN_FOCUS_PX
+def in_focus(blur_px: float, limit_px: float = IN_FOCUS_PX) -> bool:
+    """Object blur-circle diameter ≤ ``limit_px`` (2 px; training may ask for a tighter goal)."""
+    return blur_px <= limit_px
 
 
 def paper_high_level_reward(peak: float, brisque: Callable[[], float]) -> float:

@@ -288,7 +288,7 @@ class CameraTask:
         saved = cam.exposure_us
         v = cam.in_focus_voltage()
         power = float(cam.lens.curve.power(v if math.isfinite(v) else cam.lens.voltage))
-        lo, hi = max(cam.exposure_limits.low, 24.0), min(cam.exposure_limits.high, 4_500_000.0)
+        lo, hi = cam.exposure_limits.low, min(cam.exposure_limits.high, float(EXPOSURE_TABLE[-1]))
         e = 10_000.0
         for _ in range(6):  # converges in 2–3 iterations unless it starts saturated (÷ 8 per iteration)
             cam.exposure_us = min(max(e, lo), hi)
@@ -330,7 +330,7 @@ class CameraTask:
         """
         if self.detector is None:
             truth = step.frame.truth
-            ok = truth is not None and truth.blur_px <= self.config.goal_blur_px and step.suitable
+            ok = truth is not None and in_focus(truth.blur_px, self.config.goal_blur_px) and step.suitable
             return tuple(float(c) for c in truth.object_box) if ok else None  # type: ignore[union-attr,return-value]
         from dasha.vision.detectors import iou
 
