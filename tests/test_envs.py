@@ -163,3 +163,20 @@ def test_best_by_is_validated() -> None:
     assert EnvConfig.from_dict({"best_by": "sharpness"}).best_by == "sharpness"
     with pytest.raises(SpecError, match="best_by"):
         EnvConfig.from_dict({"best_by": "contrast"})
+
+
+def test_centre_weighted_exposure_error_is_zero_where_the_detector_works() -> None:
+    from dasha.envs.task import WINDOW_GOOD_GREY, exposure_error_stops
+
+    def frame(window_grey: int) -> np.ndarray:
+        img = np.full((64, 64), 200, np.uint8)  # a bright background that whole-frame metering would see
+        img[24:40, 24:40] = window_grey  # the AF window: the central quarter
+        return img
+
+    lo, hi = WINDOW_GOOD_GREY
+    assert exposure_error_stops(frame(int(lo)), centre_weighted=True) == 0.0
+    assert exposure_error_stops(frame(int(hi)), centre_weighted=True) == 0.0
+    assert exposure_error_stops(frame(int(lo) // 2), centre_weighted=True) == pytest.approx(1.0, abs=0.03)
+    assert exposure_error_stops(frame(200), centre_weighted=True) == pytest.approx(np.log2(200 / hi))
+    assert exposure_error_stops(frame(255), centre_weighted=True) == 8.0  # clipped
+    assert exposure_error_stops(frame(70)) == pytest.approx(1.0)  # the whole frame: median 200 vs 100

@@ -13,7 +13,8 @@ or any real detector (``detector="haar-face"``, …).
 ## Observation Space
 ``Box(-inf, inf, (n,), float32)``; layout in :mod:`dasha.envs.task`:
 * ``paper``: the encoder latent only (the paper's ``o_L``: no lens position, no history).
-* ``ours``: latent, previous frame's latent, current and previous lens voltage, step, flag.
+* ``ours``: blur, side-of-focus and sharpness estimates of the current, previous and best frames, lens
+  voltages, the focus fit of all frames so far (:mod:`dasha.envs.focus_fit`), step, flag.
 
 ## Rewards
 * ``paper``: r_L of the paper's eq. (12) (:func:`dasha.envs.rewards.paper_low_level_reward`).
@@ -67,6 +68,7 @@ class FocusEnv(gym.Env):
         self._step: Step | None = None
         self._prev: Step | None = None
         self._best: Step | None = None
+        self._history: list[Step] = []
         self.moves = 0
         self.found = False
 
@@ -76,6 +78,7 @@ class FocusEnv(gym.Env):
         self._step = self.task.reset(self.np_random, needs_detection=needs, oracle_exposure=True)
         self._prev = None
         self._best = self._step
+        self._history = [self._step]
         self.moves = 0
         self.found = self.task.detection(self._step) is not None
         return self._obs(), self._info()
@@ -110,12 +113,13 @@ class FocusEnv(gym.Env):
 
     def _advance(self, step: Step) -> None:
         self._prev, self._step = self._step, step
+        self._history.append(step)
         if self.task.better_focus(step, self._best):
             self._best = step
 
     def _obs(self) -> np.ndarray:
         assert self._step is not None
-        return self.task.focus_observation(self._step, self._prev, self.moves, self._best)
+        return self.task.focus_observation(self._step, self._prev, self.moves, self._best, self._history)
 
     def _info(self) -> dict[str, Any]:
         assert self._step is not None

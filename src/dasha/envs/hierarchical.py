@@ -16,8 +16,9 @@ low-level agent acts are summed into its next transition by RLlib (one high-leve
 
 ## Rewards
 * ``paper``: ``high`` gets r_H after each exposure action (eq. 11); each lens step gives ``low_k`` r_L (eq. 12).
-* ``ours``: ``high`` gets exposure shaping per move (centre-weighted metering: the AF window's median towards grey
-  85) and ±1 at hand-over (histogram suitable or not); ``low_k`` gets defocus shaping per move and ±1 on stop
+* ``ours``: ``high`` gets exposure shaping per move (centre-weighted metering: the AF window's median into grey
+  55–100, where the detector works; no reward for polishing inside it) and ±1 at hand-over (histogram suitable
+  or not); ``low_k`` gets defocus shaping per move and ±1 on stop
   (object found or not).
 
 ## Episode End
@@ -88,6 +89,7 @@ class HierarchicalCameraEnv(MultiAgentEnv):
         self.step_: Step | None = None
         self.prev: Step | None = None
         self.best: Step | None = None
+        self.lens_history: list[Step] = []
 
     # -- gym-style API ---------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
@@ -121,10 +123,11 @@ class HierarchicalCameraEnv(MultiAgentEnv):
 
     def _low_obs(self) -> np.ndarray:
         assert self.step_ is not None
-        return self.task.focus_observation(self.step_, self.prev, self.turn_lens_moves, self.best)
+        return self.task.focus_observation(self.step_, self.prev, self.turn_lens_moves, self.best, self.lens_history)
 
     def _advance(self, step: Step) -> None:
         self.prev, self.step_ = self.step_, step
+        self.lens_history.append(step)
         if self.task.better_focus(step, self.best):
             self.best = step
 
@@ -133,6 +136,7 @@ class HierarchicalCameraEnv(MultiAgentEnv):
         self.turn_lens_moves = 0
         self.prev = None  # the lens agent's history starts at the hand-over frame
         self.best = self.step_
+        self.lens_history = [self.step_]
         return {low_id(self.turn): self._low_obs()}, rewards, _flags(), _flags(), {}
 
     def _high_step(self, action: Any) -> tuple[dict, dict, dict, dict, dict]:

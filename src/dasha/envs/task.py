@@ -25,9 +25,13 @@ ours exposure             history summary ``[brightness statistics (9: percentil
                           step/horizon, has-previous]``, then the current latent (``obs_latent``)
 ours focus                history summary ``[blur, previous blur, Δblur, best frame's blur, whole-frame blur,
                           sharpness/4, Δsharpness, best − current sharpness, (V − 49.5)/3.5,
-                          (V_prev − 49.5)/3.5, ΔV/2, (V_best − V)/2, step/horizon, has-previous]`` (best
-                          frame so far by ``best_by``: lowest blur or highest sharpness; blur = the
-                          AF-window blur-size estimate of :mod:`dasha.vision.blur_estimator`, log(1 + px)/3;
+                          (V_prev − 49.5)/3.5, ΔV/2, (V_best − V)/2, step/horizon, has-previous, side,
+                          previous side]`` (best frame so far by ``best_by``: lowest blur or highest
+                          sharpness; blur and side = the object's defocus estimate of
+                          :func:`dasha.vision.blur_estimator.defocus_estimate`, log(1 + px)/3 and
+                          2·P(front focus) − 1, which it reads from how the background is blurred;
+                          then the focus fit of the lens phase's frames (:mod:`dasha.envs.focus_fit`):
+                          (V_fit − V)/2, (V_other − V)/2 (best fit on the other side), their RMS errors;
                           sharpness = log10 of the AF window's Tenengrad/mean², whose changes between frames do
                           not depend on the scene), then the current latent (``obs_latent``)
 ========================  ====================================================================================
@@ -37,6 +41,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -49,8 +54,9 @@ from dasha.camera.base import Frame
 from dasha.camera.errors import SpecError
 from dasha.camera.sim import Scene, SimCamera, load_texture
 from dasha.envs.config import EnvConfig
+from dasha.envs.focus_fit import FocusFit, fit_focus
 from dasha.envs.rewards import focus_error, histogram_suitable, in_focus, well_exposed
-from dasha.vision.blur_estimator import window_blur
+from dasha.vision.blur_estimator import defocus_estimate
 from dasha.vision.encoders import make_encoder
 from dasha.vision.focus_measures import af_window, tenengrad
 from dasha.vision.histogram import paper_histogram
@@ -72,14 +78,14 @@ PAPER_LENS_NVEC = (47, 100)
 STOP = 0
 TARGET_GREY = 100.0
 """Grey level the oracle exposure aims the frame's median at (Mono8)."""
-WINDOW_TARGET_GREY = 85.0
-"""Grey level centre-weighted metering aims the AF window's median at (Mono8): faces and bright objects keep their
-detail (on the astronaut photo, haar-face detection stays ≥ 95 % for window medians 50–100, while a frame median
-of 120 already loses it)."""
+WINDOW_GOOD_GREY = (55.0, 100.0)
+"""AF-window medians (Mono8) centre-weighted metering accepts: faces and bright objects keep their detail (on the
+astronaut photo, haar-face detection stays ≥ 95 % for window medians 50–100, while a frame median of 120 already
+loses it). Inside this range there is nothing to gain from another exposure move."""
 IOU_THRESHOLD = 0.5
 BLUR_FEATURE = 64
 """Index of the blur-size estimate in the ``default`` encoder's output."""
-FOCUS_SUMMARY_DIM = 14
+FOCUS_SUMMARY_DIM = 20
 EXPOSURE_SUMMARY_DIM = 2 * 9 + 5
 LENS_CENTER_V, LENS_HALF_SPAN_V = 49.5, 3.5
 
@@ -114,15 +120,19 @@ def exposure_stats(image: np.ndarray) -> np.ndarray:
 
 
 def exposure_error_stops(image: np.ndarray, centre_weighted: bool = False) -> float:
-    """How far the frame is from a mid-grey median, in stops: |log2(median / target)| (clipped frames count 8).
+    """How far the frame is from a good exposure, in stops (clipped frames count 8).
 
-    ``centre_weighted`` meters the AF window (the object) against :data:`WINDOW_TARGET_GREY` instead of the
-    whole frame against :data:`TARGET_GREY`: detectors need the object, not the background, exposed.
+    Whole frame: |log2(median / :data:`TARGET_GREY`)|. ``centre_weighted`` meters the AF window (the object)
+    instead: how far its median lies outside :data:`WINDOW_GOOD_GREY` (0 inside) — detectors need the object,
+    not the background, exposed.
     """
     m = median_grey(af_window(image) if centre_weighted else image)
     if m <= 1 or m >= 254:
         return 8.0
-    return abs(math.log2(m / (WINDOW_TARGET_GREY if centre_weighted else TARGET_GREY)))
+    if centre_weighted:
+        lo, hi = WINDOW_GOOD_GREY
+        return max(math.log2(lo / m), math.log2(m / hi), 0.0)
+    return abs(math.log2(m / TARGET_GREY))
 
 
 @dataclass
@@ -134,8 +144,8 @@ class Step:
     peak: float
     counts: np.ndarray = field(repr=False)
     edges: np.ndarray = field(repr=False)
-    window_blur: float | None = None
-    """AF-window blur estimate, log(1 + px) / 3, computed on first use."""
+    defocus: tuple[float, float] | None = None
+    """Object defocus estimate ``(log(1 + blur px) / 3, P(front focus))``, computed on first use."""
     window_sharpness: float | None = None
     """log10 of the AF window's exposure-normalised Tenengrad, computed on first use."""
 
@@ -166,6 +176,8 @@ class CameraTask:
         self.camera = SimCamera(
             self._scene(self.config.scenes[0], self.config.backgrounds[0], 1.0), size=self.config.size
         )
+        self.optics, self.lens_curve = self.camera.optics, self.camera.lens.curve
+        """The optics and lens model of :meth:`focus_fit` (kept if ``camera`` is swapped for a real one)."""
         self.reference_boxes: list[tuple[float, float, float, float]] = []
         self.episode: dict[str, Any] = {}
         self.perception_s = 0.0
@@ -393,11 +405,19 @@ class CameraTask:
             parts.append(step.features)
         return np.concatenate(parts).astype(np.float32)
 
+    def _defocus(self, step: Step) -> tuple[float, float]:
+        if step.defocus is None:
+            shared = self.config.encoder == "default" and step.frame.image.shape == (256, 256)
+            step.defocus = defocus_estimate(step.frame.image, step.features[:64] if shared else None)
+        return step.defocus
+
     def blur_feature(self, step: Step) -> float:
-        """Estimated object blur from the AF window, log(1 + px) / 3 (ours mode; cached on the step)."""
-        if step.window_blur is None:
-            step.window_blur = window_blur(step.frame.image)
-        return step.window_blur
+        """Estimated object blur, log(1 + px) / 3 (:func:`~dasha.vision.blur_estimator.defocus_estimate`; cached)."""
+        return self._defocus(step)[0]
+
+    def side_feature(self, step: Step) -> float:
+        """Estimated side of focus from the frame alone: 2·P(front focus) − 1 ∈ [−1, 1] (+1: lower the voltage)."""
+        return 2.0 * self._defocus(step)[1] - 1.0
 
     def sharpness_feature(self, step: Step) -> float:
         """log10 of the AF window's Tenengrad / mean² (scene-dependent; differences between frames are not)."""
@@ -418,11 +438,22 @@ class CameraTask:
         """The encoder's whole-frame blur estimate, log(1 + px) / 3 (0 for encoders without one)."""
         return float(step.features[BLUR_FEATURE]) if self._has_blur else 0.0
 
-    def focus_observation(self, step: Step, prev: Step | None, t: int, best: Step | None = None) -> np.ndarray:
-        """Low-level / focus observation (see module docstring)."""
+    def focus_fit(self, history: Sequence[Step]) -> FocusFit:
+        """Least-squares focus position from the blur estimates of ``history`` (:mod:`dasha.envs.focus_fit`)."""
+        near, far = self.config.distance_m
+        volts = [s.frame.lens_v or 0.0 for s in history]
+        log_blur = [3.0 * self.blur_feature(s) for s in history]
+        return fit_focus(volts, log_blur, self.optics, self.lens_curve, (0.0 if math.isinf(far) else 1 / far, 1 / near))
+
+    def focus_observation(
+        self, step: Step, prev: Step | None, t: int, best: Step | None = None, history: Sequence[Step] = ()
+    ) -> np.ndarray:
+        """Low-level / focus observation (see module docstring); ``history``: the lens phase's frames so far,
+        ending with ``step`` (default: ``prev`` and ``step``)."""
         if self.paper:
             return step.features.astype(np.float32)
         p, b = prev or step, best or step
+        fit = self.focus_fit(history or ([prev, step] if prev is not None else [step]))
         v, v_prev, v_best = (s.frame.lens_v or 0.0 for s in (step, p, b))
         blur, blur_prev, blur_best = (self.blur_feature(s) for s in (step, p, b))
         sharp, sharp_prev, sharp_best = (self.sharpness_feature(s) for s in (step, p, b))
@@ -432,6 +463,8 @@ class CameraTask:
             (v - LENS_CENTER_V) / LENS_HALF_SPAN_V, (v_prev - LENS_CENTER_V) / LENS_HALF_SPAN_V,
             (v - v_prev) / 2.0, (v_best - v) / 2.0,
             t / self.config.lens_horizon, float(prev is not None),
+            self.side_feature(step), self.side_feature(p),
+            (fit.best_v - v) / 2.0, (fit.other_v - v) / 2.0, fit.best_rms, fit.other_rms,
         ]  # fmt: skip
         parts = [np.asarray(summary, np.float32)]
         if self.config.obs_latent:

@@ -55,14 +55,15 @@ class LiveTuner:
         return step, moves
 
     def _focus(self, step: Step) -> tuple[Step, int]:
-        prev, best, moves = None, step, 0
+        prev, best, moves, history = None, step, 0, [step]
         module = "low_level" if self.policy.task == "joint" else "focus"
         for _ in range(self.config.lens_horizon):
-            action = self.policy.act(module, self.task.focus_observation(step, prev, moves, best))
+            action = self.policy.act(module, self.task.focus_observation(step, prev, moves, best, history))
             if not self.task.apply_lens(action):
                 break
             moves += 1
             prev, step = step, self.task.capture()
+            history.append(step)
             if self.task.better_focus(step, best):
                 best = step
         return step, moves
@@ -88,7 +89,7 @@ class LiveTuner:
     ) -> Iterator[TuneResult]:  # fmt: skip
         """Tune, then watch ``frames`` frames; re-tune after ``patience`` drifted frames in a row.
 
-        Drift: the median grey moved by more than ``drift_stops`` stops, or the AF-window blur estimate rose by
+        Drift: the median grey moved by more than ``drift_stops`` stops, or the object blur estimate rose by
         more than ``drift_blur`` (log units) from the tuned frame.
         """
         result = self.tune()
