@@ -180,3 +180,27 @@ def test_centre_weighted_exposure_error_is_zero_where_the_detector_works() -> No
     assert exposure_error_stops(frame(200), centre_weighted=True) == pytest.approx(np.log2(200 / hi))
     assert exposure_error_stops(frame(255), centre_weighted=True) == 8.0  # clipped
     assert exposure_error_stops(frame(70)) == pytest.approx(1.0)  # the whole frame: median 200 vs 100
+
+
+def test_obs_detection_reports_the_detector_never_the_ground_truth_judge() -> None:
+    from dasha.envs.focus import FocusEnv
+    from dasha.envs.hierarchical import HierarchicalCameraEnv
+
+    env = HierarchicalCameraEnv({"obs_detection": True, "scenes": ("astronaut",), "start_exposure_us": 20_000})
+    plain = HierarchicalCameraEnv({"scenes": ("astronaut",)})
+    assert env.observation_spaces["low_0"].shape[0] == plain.observation_spaces["low_0"].shape[0] + 1
+    obs, _ = env.reset(seed=3)
+    task = env.task
+    task.camera.exposure_us = task.oracle_exposure_us()  # expose and focus the face, then hand over
+    task.camera.lens.set_voltage(task.camera.in_focus_voltage())
+    env.step_ = task.capture()
+    obs, *_ = env.step({"high": 0})
+    assert obs["low_0"][-1] == 1.0 and task.detection(env.step_) is not None
+    obs, *_ = env.step({"low_0": len(LENS_MOVES_V)})  # +12 V: far out of focus, the face is lost
+    assert obs["low_0"][-1] == 0.0 and not env.detected
+
+    focus = FocusEnv({"obs_detection": True, "start_lens_v": 50.0, "distance_m": (0.5, 0.5)})
+    obs, _ = focus.reset(seed=0)
+    focus.task.camera.lens.set_voltage(focus.task.camera.in_focus_voltage())
+    obs, *_ = focus.step(1 + len(LENS_MOVES_V) // 2)  # +0.04 V: still in focus, found by the judge
+    assert focus.found and obs[-1] == 0.0  # the ground-truth judge never shows in the observation

@@ -25,7 +25,8 @@ Mode = Literal["paper", "ours"]
 
 #: EnvConfig fields that define a policy's observations, actions and horizons (not the world it acts in).
 AGENT_FIELDS: tuple[str, ...] = (
-    "mode", "encoder", "size", "obs_latent", "best_by", "lens_horizon", "exposure_horizon", "max_high_level_steps",
+    "mode", "encoder", "size", "obs_latent", "obs_detection", "best_by", "lens_horizon", "exposure_horizon",
+    "max_high_level_steps",
 )  # fmt: skip
 
 
@@ -53,6 +54,9 @@ class EnvConfig:
         start_lens_v: initial lens voltage (V); None = uniform over ``start_lens_range_v``.
         obs_latent: ours mode: append the current frame's latent to the history summaries (off: the summaries
             alone learn faster and generalise as well).
+        obs_detection: ours mode: append to the lens observation whether the detector finds the object on the
+            current frame (1/0), so the lens agent of the joint task knows when it is done. Always 0 with the
+            ground-truth ``in-focus`` judge (that would leak ground truth).
         start_lens_range_v: range of the random initial lens voltage (V): by default the focus range of
             0.2 m – ∞ with 1 V margin (46–53 V); ``(24, 70)`` starts anywhere the lens can go.
         object_fraction: range of the object's width as a fraction of the frame width.
@@ -83,6 +87,7 @@ class EnvConfig:
     start_exposure_us: float | None = None
     start_lens_v: float | None = None
     obs_latent: bool = False
+    obs_detection: bool = False
     start_lens_range_v: tuple[float, float] = (46.0, 53.0)
     object_fraction: tuple[float, float] = (0.45, 0.75)
     gamma_high: float = 0.99

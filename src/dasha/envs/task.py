@@ -32,6 +32,7 @@ ours focus                history summary ``[blur, previous blur, Δblur, best f
                           2·P(front focus) − 1, which it reads from how the background is blurred;
                           then the focus fit of the lens phase's frames (:mod:`dasha.envs.focus_fit`):
                           (V_fit − V)/2, (V_other − V)/2 (best fit on the other side), their RMS errors;
+                          with ``obs_detection``, whether the detector finds the object (0 for ``in-focus``);
                           sharpness = log10 of the AF window's Tenengrad/mean², whose changes between frames do
                           not depend on the scene), then the current latent (``obs_latent``)
 ========================  ====================================================================================
@@ -148,6 +149,8 @@ class Step:
     """Object defocus estimate ``(log(1 + blur px) / 3, P(front focus))``, computed on first use."""
     window_sharpness: float | None = None
     """log10 of the AF window's exposure-normalised Tenengrad, computed on first use."""
+    detected: tuple[tuple[float, float, float, float] | None] | None = None
+    """Cached :meth:`CameraTask.detection` result (a 1-tuple once computed)."""
 
     @property
     def well_exposed(self) -> bool:
@@ -214,7 +217,8 @@ class CameraTask:
     def focus_observation_space(self) -> gym.spaces.Box:
         """Lens observations (see module docstring)."""
         d = self.encoder.dim
-        n = d if self.paper else FOCUS_SUMMARY_DIM + (d if self.config.obs_latent else 0)
+        extra = int(self.config.obs_detection) + (d if self.config.obs_latent else 0)
+        n = d if self.paper else FOCUS_SUMMARY_DIM + extra
         return gym.spaces.Box(-np.inf, np.inf, (n,), np.float32)
 
     # -- episodes ------------------------------------------------------------------------------------
@@ -335,11 +339,17 @@ class CameraTask:
         return bool(self.reference_boxes)
 
     def detection(self, step: Step) -> tuple[float, float, float, float] | None:
-        """The detected box with IoU ≥ 0.5 with a reference box, or None.
+        """The detected box with IoU ≥ 0.5 with a reference box (any box when there is no reference, e.g. on a
+        live camera), or None; cached on the step.
 
         With the ``in-focus`` judge (simulator only): the object box when the object is in focus and the
         histogram is suitable.
         """
+        if step.detected is None:
+            step.detected = (self._detect(step),)
+        return step.detected[0]
+
+    def _detect(self, step: Step) -> tuple[float, float, float, float] | None:
         if self.detector is None:
             truth = step.frame.truth
             ok = truth is not None and in_focus(truth.blur_px, self.config.goal_blur_px) and step.suitable
@@ -347,7 +357,7 @@ class CameraTask:
         from dasha.vision.detectors import iou
 
         for box in self.detector.detect(step.frame.image):
-            if any(iou(box, ref) >= IOU_THRESHOLD for ref in self.reference_boxes):
+            if not self.reference_boxes or any(iou(box, ref) >= IOU_THRESHOLD for ref in self.reference_boxes):
                 return box.as_tuple()
         return None
 
@@ -466,6 +476,8 @@ class CameraTask:
             self.side_feature(step), self.side_feature(p),
             (fit.best_v - v) / 2.0, (fit.other_v - v) / 2.0, fit.best_rms, fit.other_rms,
         ]  # fmt: skip
+        if self.config.obs_detection:  # never the ground-truth judge's verdict
+            summary.append(float(self.detector is not None and self.detection(step) is not None))
         parts = [np.asarray(summary, np.float32)]
         if self.config.obs_latent:
             parts.append(step.features)
