@@ -53,11 +53,12 @@ import numpy as np
 from dasha.camera import EXPOSURE_TABLE_US
 from dasha.camera.base import Frame
 from dasha.camera.errors import SpecError
-from dasha.camera.sim import Scene, SimCamera, load_texture
+from dasha.camera.sim import Scene, SimCamera, load_texture, vergence_range_d
 from dasha.envs.config import EnvConfig
 from dasha.envs.focus_fit import FocusFit, fit_focus
 from dasha.envs.rewards import focus_error, histogram_suitable, in_focus, well_exposed
-from dasha.vision.blur_estimator import defocus_estimate
+from dasha.vision.blur_estimator import FRAME_PX, defocus_estimate
+from dasha.vision.descriptor import DESCRIPTOR_DIM
 from dasha.vision.encoders import make_encoder
 from dasha.vision.focus_measures import af_window, tenengrad
 from dasha.vision.histogram import paper_histogram
@@ -236,9 +237,8 @@ class CameraTask:
     def sample_scene(self, rng: np.random.Generator) -> Scene:
         """A random scene: texture, background, distance (uniform in dpt), framing, background depth."""
         cfg = self.config
-        near, far = cfg.distance_m
-        v_hi, v_lo = 1.0 / near, (0.0 if math.isinf(far) else 1.0 / far)
-        vergence = float(rng.uniform(v_lo, v_hi))
+        near = cfg.distance_m[0]
+        vergence = float(rng.uniform(*vergence_range_d(cfg.distance_m)))
         distance = math.inf if vergence < 1e-4 else max(1.0 / vergence, near)
         bg_vergence = vergence * float(rng.uniform(0.0, 0.7))  # the background is always farther
         return self._scene(
@@ -417,8 +417,8 @@ class CameraTask:
 
     def _defocus(self, step: Step) -> tuple[float, float]:
         if step.defocus is None:
-            shared = self.config.encoder == "default" and step.frame.image.shape == (256, 256)
-            step.defocus = defocus_estimate(step.frame.image, step.features[:64] if shared else None)
+            shared = self.config.encoder == "default" and step.frame.image.shape == (FRAME_PX, FRAME_PX)
+            step.defocus = defocus_estimate(step.frame.image, step.features[:DESCRIPTOR_DIM] if shared else None)
         return step.defocus
 
     def blur_feature(self, step: Step) -> float:
@@ -450,10 +450,9 @@ class CameraTask:
 
     def focus_fit(self, history: Sequence[Step]) -> FocusFit:
         """Least-squares focus position from the blur estimates of ``history`` (:mod:`dasha.envs.focus_fit`)."""
-        near, far = self.config.distance_m
         volts = [s.frame.lens_v or 0.0 for s in history]
         log_blur = [3.0 * self.blur_feature(s) for s in history]
-        return fit_focus(volts, log_blur, self.optics, self.lens_curve, (0.0 if math.isinf(far) else 1 / far, 1 / near))
+        return fit_focus(volts, log_blur, self.optics, self.lens_curve, vergence_range_d(self.config.distance_m))
 
     def focus_observation(
         self, step: Step, prev: Step | None, t: int, best: Step | None = None, history: Sequence[Step] = ()

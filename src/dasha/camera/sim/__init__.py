@@ -9,6 +9,7 @@ from dasha.camera.sim.scene import (
     Scene,
     load_texture,
     random_scene,
+    vergence_range_d,
 )
 from dasha.camera.sim.sensor import SensorModel
 
@@ -33,4 +34,5 @@ __all__ = [
     "disc_kernel",
     "load_texture",
     "random_scene",
+    "vergence_range_d",
 ]

@@ -205,6 +205,12 @@ def _cover(texture: np.ndarray, height: int, width: int) -> np.ndarray:
     return big[y0 : y0 + height, x0 : x0 + width]
 
 
+def vergence_range_d(distance_range_m: tuple[float, float]) -> tuple[float, float]:
+    """Object distances ``(near, far)`` (m; ``far`` may be ``inf``) as vergences ``(1 / far, 1 / near)`` (dpt)."""
+    near, far = distance_range_m
+    return (0.0 if math.isinf(far) else 1.0 / far), 1.0 / near
+
+
 def random_scene(
     rng: np.random.Generator,
     objects: tuple[str, ...] | list[str] = OBJECT_TEXTURES,
@@ -216,10 +222,7 @@ def random_scene(
     Distances are drawn uniformly in diopters between the range's ends, so ``(0.2, inf)`` samples
     0–5 dpt uniformly, as focus difficulty scales with diopters, not metres.
     """
-    near, far = distance_range_m
-    d_hi = 1.0 / near
-    d_lo = 0.0 if math.isinf(far) else 1.0 / far
-    vergence = float(rng.uniform(d_lo, d_hi))
+    vergence = float(rng.uniform(*vergence_range_d(distance_range_m)))
     distance = math.inf if vergence < 1e-6 else max(1.0 / vergence, MIN_DISTANCE_M)
     obj = objects[int(rng.integers(len(objects)))]
     bg = backgrounds[int(rng.integers(len(backgrounds)))]
