@@ -196,6 +196,7 @@ def test_obs_detection_reports_the_detector_never_the_ground_truth_judge() -> No
     env.step_ = task.capture()
     obs, *_ = env.step({"high": 0})
     assert obs["low_0"][-1] == 1.0 and task.detection(env.step_) is not None
+    assert env.detected  # the hand-over frame counts: stopping here, without a lens move, is a success
     obs, *_ = env.step({"low_0": len(LENS_MOVES_V)})  # +12 V: far out of focus, the face is lost
     assert obs["low_0"][-1] == 0.0 and not env.detected
 
@@ -204,3 +205,26 @@ def test_obs_detection_reports_the_detector_never_the_ground_truth_judge() -> No
     focus.task.camera.lens.set_voltage(focus.task.camera.in_focus_voltage())
     obs, *_ = focus.step(1 + len(LENS_MOVES_V) // 2)  # +0.04 V: still in focus, found by the judge
     assert focus.found and obs[-1] == 0.0  # the ground-truth judge never shows in the observation
+
+
+def test_ours_lens_agent_may_stop_on_the_hand_over_frame_when_the_detector_finds_the_object() -> None:
+    from dasha.envs.hierarchical import HierarchicalCameraEnv
+
+    env = HierarchicalCameraEnv({"scenes": ("astronaut",), "start_exposure_us": 20_000})
+    env.reset(seed=3)
+    task = env.task
+    task.camera.exposure_us = task.oracle_exposure_us()
+    task.camera.lens.set_voltage(task.camera.in_focus_voltage())
+    env.step_ = task.capture()
+    env.step({"high": 0})  # hand over a well-exposed, in-focus face
+    _, rewards, term, _, _ = env.step({"low_0": 0})  # stop without moving the lens
+    assert term["__all__"] and env.success and rewards["low_0"] == 1.0
+    assert env.lens_moves == 0 and env.exposure_moves == 0
+
+    env.reset(seed=3)  # same start, focus far off: the hand-over frame does not count
+    task.camera.exposure_us = task.oracle_exposure_us()
+    task.camera.lens.set_voltage(task.camera.in_focus_voltage() + 12.0)
+    env.step_ = task.capture()
+    env.step({"high": 0})
+    _, rewards, _, _, _ = env.step({"low_0": 0})
+    assert not env.success and rewards["low_0"] == -1.0

@@ -26,7 +26,8 @@ low-level agent acts are summed into its next transition by RLlib (one high-leve
   that used its ``lens_horizon`` (10) moves without detection is terminated and control returns to
   ``high``. Truncation: after ``max_high_level_steps`` high-level steps (the paper has no cap).
 * ``ours`` — termination: the low-level agent's stop (or forced stop after ``lens_horizon`` moves).
-  ``high`` hands over with its stop action (forced after ``exposure_horizon`` moves).
+  ``high`` hands over with its stop action (forced after ``exposure_horizon`` moves). The detector already
+  looks at the hand-over frame: when it finds the object there, the lens agent may stop without moving.
 """
 
 from __future__ import annotations
@@ -137,6 +138,8 @@ class HierarchicalCameraEnv(MultiAgentEnv):
         self.prev = None  # the lens agent's history starts at the hand-over frame
         self.best = self.step_
         self.lens_history = [self.step_]
+        if not self.task.paper and self.task.detector is not None:  # ours: the hand-over frame may already do
+            self.detected = self.task.detection(self.step_) is not None
         return {low_id(self.turn): self._low_obs()}, rewards, _flags(), _flags(), {}
 
     def _high_step(self, action: Any) -> tuple[dict, dict, dict, dict, dict]:
