@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from dasha.baselines.autoexposure import AUTOEXPOSURE_METHODS, Measurement, make_autoexposure
-from dasha.baselines.autofocus import AUTOFOCUS_METHODS, AfParams, AfState, make_autofocus, parabola_peak
+from dasha.baselines.autofocus import AUTOFOCUS_METHODS, AfParams, AfState, make_autofocus
 from dasha.bench.runner import autoexposure_loop, autofocus_loop
 from dasha.camera.base import Camera, Frame
 from dasha.camera.sim import Scene, SimCamera
 from dasha.envs.rewards import well_exposed
+from dasha.vision.focus_measures import parabola_peak
 from dasha.vision.histogram import paper_histogram
 
 PEAK_V = 49.37

@@ -30,6 +30,8 @@ from enum import Enum
 
 import numpy as np
 
+from dasha.vision.focus_measures import parabola_peak
+
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0  # 0.618…
 DEFAULT_RANGE_V = (46.0, 53.0)
 
@@ -285,17 +287,6 @@ class Brent(AutofocusMethod):
                 elif fu <= fv or v in (x, w):
                     v, fv = u, fu
         return _best(samples)
-
-
-def parabola_peak(xs: list[float], ys: list[float]) -> float:
-    """Vertex of the parabola through three points (the best point if the fit is not concave)."""
-    (x0, x1, x2), (y0, y1, y2) = xs, ys
-    denom = (x0 - x1) * (x0 - x2) * (x1 - x2)
-    a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / denom if denom else 0.0
-    if a >= 0:  # not concave: the best sample
-        return xs[int(np.argmax(ys))]
-    b = (x2 * x2 * (y0 - y1) + x1 * x1 * (y2 - y0) + x0 * x0 * (y1 - y2)) / denom
-    return float(min(max(-b / (2 * a), min(xs)), max(xs)))
 
 
 class CDAF(AutofocusMethod):

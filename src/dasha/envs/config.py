@@ -69,6 +69,10 @@ class EnvConfig:
         best_by: ours mode: which frame of the episode is the "best so far" the focus observation reports —
             ``blur`` (lowest estimated blur) or ``sharpness`` (highest AF-window Tenengrad; within one scene it
             ranks frames reliably even where the learned blur estimate misreads a texture, e.g. ``coins``).
+        lens_fallback_moves: ours mode: move budget of the lens agent's safety net, a short contrast search
+            that runs when the agent used its whole ``lens_horizon`` without stopping
+            (:mod:`dasha.envs.lens_fallback`). 0 (off) in training, so the agent learns to finish by itself;
+            evaluation and deployment turn it on.
     """
 
     mode: Mode = "ours"
@@ -95,6 +99,7 @@ class EnvConfig:
     step_cost: float = 0.1
     goal_blur_px: float = IN_FOCUS_PX
     best_by: Literal["blur", "sharpness"] = "blur"
+    lens_fallback_moves: int = 0
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -125,6 +130,8 @@ class EnvConfig:
             raise SpecError(f"env goal_blur_px must be in [0.5, 20] px, got {self.goal_blur_px!r}")
         if not 0.0 <= self.step_cost <= 1.0:
             raise SpecError(f"env step_cost must be in [0, 1], got {self.step_cost!r}")
+        if not 0 <= self.lens_fallback_moves <= 20:
+            raise SpecError(f"env lens_fallback_moves must be 0–20, got {self.lens_fallback_moves!r}")
         for name in ("lens_horizon", "exposure_horizon", "max_high_level_steps"):
             if not 1 <= getattr(self, name) <= 100:
                 raise SpecError(f"env {name} must be 1–100, got {getattr(self, name)!r}")

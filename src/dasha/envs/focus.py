@@ -27,7 +27,8 @@ median grey is 100; lens uniform over ``start_lens_range_v`` (default 46–53 V,
 
 ## Episode End
 * Termination — ``paper``: the object is detected. ``ours``: the stop action, or a forced stop after
-  ``lens_horizon`` moves.
+  ``lens_horizon`` moves (with ``lens_fallback_moves`` > 0, after the safety net's contrast search:
+  :mod:`dasha.envs.lens_fallback`).
 * Truncation — ``paper``: ``lens_horizon`` (10) moves without detection.
 
 ## Arguments
@@ -46,6 +47,7 @@ import gymnasium as gym
 import numpy as np
 
 from dasha.envs.config import EnvConfig
+from dasha.envs.lens_fallback import lens_fallback
 from dasha.envs.rewards import ours_move_reward, ours_stop_reward, paper_low_level_reward
 from dasha.envs.task import CameraTask, Step
 
@@ -107,7 +109,11 @@ class FocusEnv(gym.Env):
                                   self.config.step_cost)  # fmt: skip
         self.found = task.detection(step) is not None
         self._advance(step)
-        if self.moves >= self.config.lens_horizon:  # forced stop
+        if self.moves >= self.config.lens_horizon:  # forced stop, after the safety net (off in training)
+            for extra in lens_fallback(task, self._history, self.config.lens_fallback_moves):
+                self.moves += 1
+                self._advance(extra)
+                self.found = task.detection(extra) is not None
             return self._obs(), reward + ours_stop_reward(self.found), True, False, self._info()
         return self._obs(), reward, False, False, self._info()
 

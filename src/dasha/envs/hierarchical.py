@@ -25,7 +25,8 @@ low-level agent acts are summed into its next transition by RLlib (one high-leve
 * ``paper`` — termination: an unsuitable histogram (P ∉ [25, 175], penalty) or a detection. A low-level agent
   that used its ``lens_horizon`` (10) moves without detection is terminated and control returns to
   ``high``. Truncation: after ``max_high_level_steps`` high-level steps (the paper has no cap).
-* ``ours`` — termination: the low-level agent's stop (or forced stop after ``lens_horizon`` moves).
+* ``ours`` — termination: the low-level agent's stop (or forced stop after ``lens_horizon`` moves and, with
+  ``lens_fallback_moves`` > 0, the safety net of :mod:`dasha.envs.lens_fallback`).
   ``high`` hands over with its stop action (forced after ``exposure_horizon`` moves). The detector already
   looks at the hand-over frame: when it finds the object there, the lens agent may stop without moving.
 """
@@ -38,6 +39,7 @@ import numpy as np
 from ray.rllib.env.multi_agent_env import MultiAgentEnv
 
 from dasha.envs.config import EnvConfig
+from dasha.envs.lens_fallback import lens_fallback
 from dasha.envs.rewards import (
     ours_move_reward,
     ours_stop_reward,
@@ -192,7 +194,12 @@ class HierarchicalCameraEnv(MultiAgentEnv):
             return self._back_to_high(lid, reward)
         reward = ours_move_reward(task.focus_error(before), task.focus_error(step), self.config.gamma_low,
                                   self.config.step_cost)  # fmt: skip
-        if self.turn_lens_moves >= self.config.lens_horizon:  # forced stop
+        if self.turn_lens_moves >= self.config.lens_horizon:  # forced stop, after the safety net (off in training)
+            for extra in lens_fallback(task, self.lens_history, self.config.lens_fallback_moves):
+                self.lens_moves += 1
+                self.turn_lens_moves += 1
+                self._advance(extra)
+                self.detected = task.detection(extra) is not None
             return (
                 {},
                 {lid: reward + ours_stop_reward(self.detected)},

@@ -425,6 +425,10 @@ class CameraTask:
         """Estimated object blur, log(1 + px) / 3 (:func:`~dasha.vision.blur_estimator.defocus_estimate`; cached)."""
         return self._defocus(step)[0]
 
+    def estimated_blur_px(self, step: Step) -> float:
+        """Estimated object blur (px) of a frame (the inverse of :meth:`blur_feature`)."""
+        return math.expm1(3.0 * self.blur_feature(step))
+
     def side_feature(self, step: Step) -> float:
         """Estimated side of focus from the frame alone: 2·P(front focus) − 1 ∈ [−1, 1] (+1: lower the voltage)."""
         return 2.0 * self._defocus(step)[1] - 1.0

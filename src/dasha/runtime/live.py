@@ -2,7 +2,8 @@
 
 Works on any :class:`~dasha.camera.Camera` with a lens (simulator, replay, hardware backends): the policy's
 observations are built from the frames alone (no ground truth). Single-shot runs the exposure agent until it
-hands over, then the lens agent until it stops (both capped). Continuous mode then watches the stream and
+hands over, then the lens agent until it stops (both capped; a lens agent that never stops hands over to the
+safety net's short contrast search, :mod:`dasha.envs.lens_fallback`). Continuous mode then watches the stream and
 re-runs the agents when the scene changes (brightness or sharpness drift beyond a threshold for several frames),
 so it neither hunts nor oscillates.
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 from dasha.agents.policy import Policy
 from dasha.camera.base import Camera
+from dasha.envs.lens_fallback import EVAL_FALLBACK_MOVES, lens_fallback
 from dasha.envs.task import CameraTask, Step, median_grey
 
 
@@ -66,6 +68,10 @@ class LiveTuner:
             history.append(step)
             if self.task.better_focus(step, best):
                 best = step
+        else:  # the agent never stopped: the safety net's short contrast search
+            extra = lens_fallback(self.task, history, EVAL_FALLBACK_MOVES)
+            if extra:
+                step, moves = extra[-1], moves + len(extra)
         return step, moves
 
     def tune(self) -> TuneResult:

@@ -77,6 +77,18 @@ def af_window(image: np.ndarray) -> np.ndarray:
     return image[..., 3 * h // 8 : 5 * h // 8, 3 * w // 8 : 5 * w // 8]
 
 
+def parabola_peak(xs: list[float], ys: list[float]) -> float:
+    """Vertex of the parabola through three (position, focus score) samples — the peak of a focus curve, e.g. in V
+    against log-contrast (a Gaussian peak) — clamped to the samples' span; the best sample if not concave."""
+    (x0, x1, x2), (y0, y1, y2) = xs, ys
+    denom = (x0 - x1) * (x0 - x2) * (x1 - x2)
+    a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / denom if denom else 0.0
+    if a >= 0:  # not concave: the best sample
+        return xs[int(np.argmax(ys))]
+    b = (x2 * x2 * (y0 - y1) + x1 * x1 * (y2 - y0) + x0 * x0 * (y1 - y2)) / denom
+    return float(min(max(-b / (2 * a), min(xs)), max(xs)))
+
+
 FOCUS_MEASURES: dict[str, Callable[..., float | np.ndarray]] = {
     "tenengrad": tenengrad,
     "laplacian_variance": laplacian_variance,

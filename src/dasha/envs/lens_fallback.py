@@ -1,0 +1,122 @@
+"""The lens agent's safety net: a short contrast search when the agent used its whole horizon without stopping.
+
+An ours-mode lens agent decides itself when it is done. When it has not stopped after ``lens_horizon`` moves it
+is lost — on held-out photos this happens in about 1 % of episodes, mostly very near objects (0.2–0.3 m) of
+textures whose large blur the learned estimator under-reads, so the agent keeps hunting. Camera AF has long
+answered this with a contrast search (libcamera's CDAF fine stage, Micro-Manager's OughtaFocus); the safety net
+does the same over the frames the agent has already taken, so it usually needs only a few moves:
+
+1. **Accept** the current frame if it passes the acceptance test — the task's detector finds the object, or,
+   with the ground-truth ``in-focus`` judge (no detector), the estimated object blur is ≤
+   :data:`ACCEPT_BLUR_PX` (stricter than the judge's 2 px: the estimate errs by ≈ 0.4 px near focus).
+2. **Return** to the best earlier frame that passes it (lowest estimated blur), if there is one: one move.
+3. **Refine** by contrast: take the sharpest frame so far (AF-window Tenengrad) and its nearest sampled
+   neighbours below and above; probe outward by :data:`PROBE_V` where a side has no sample (both sides: the
+   way the estimator's side of focus points, :meth:`~dasha.envs.task.CameraTask.side_feature`), probe the short
+   side's mirror image where the bracket is lopsided (> 2:1), else move to the vertex of the parabola through
+   the three log-contrast values (a Gaussian peak; :func:`~dasha.vision.focus_measures.parabola_peak`). Stop
+   as soon as a frame passes the acceptance test, when the vertex lies within :data:`TOL_V` of the sharpest
+   frame, or when the move budget is spent; then go back to the sharpest frame if the lens is elsewhere.
+
+No ground truth is used. Every move is within the lens's limits and counts as a lens move. The training
+environments leave the net off (``EnvConfig.lens_fallback_moves = 0``) so the agent learns to finish by itself;
+``dasha eval``, ``dasha bench``, ``dasha demo`` and ``dasha run`` turn it on (:data:`EVAL_FALLBACK_MOVES`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from dasha.vision.focus_measures import parabola_peak
+
+if TYPE_CHECKING:
+    from dasha.envs.task import CameraTask, Step
+
+ACCEPT_BLUR_PX = 1.5
+"""Estimated object blur (px) the net accepts when there is no detector."""
+PROBE_V = 0.5
+"""Outward probe (V) where the sharpest frame has no sampled neighbour on one side (≈ 8 px of blur at 0.2 m)."""
+TOL_V = 0.05
+"""The refinement stops when the parabola's vertex is this close (V) to the sharpest frame (≈ 0.8 px)."""
+EVAL_FALLBACK_MOVES = 6
+"""Move budget of the net in evaluation and deployment (at most 5 probes and the return to the sharpest)."""
+
+
+def accepted(task: CameraTask, step: Step) -> bool:
+    """The net's acceptance test: the detector finds the object, or (no detector) estimated blur ≤ 1.5 px."""
+    if task.detector is not None:
+        return task.detection(step) is not None
+    return task.estimated_blur_px(step) <= ACCEPT_BLUR_PX
+
+
+def next_probe(samples: dict[float, float], lo_v: float, hi_v: float, toward: float = 1.0) -> float | None:
+    """Next voltage (V) of the contrast refinement from ``{voltage: log-contrast}``, or None when converged.
+
+    A side of the sharpest sample whose nearest sample is closer than :data:`TOL_V` counts as unexplored;
+    with both sides unexplored the probe goes ``toward`` (+1: up, −1: down).
+    """
+    vb = max(samples, key=samples.__getitem__)
+    below = [v for v in samples if v < vb - TOL_V]
+    above = [v for v in samples if v > vb + TOL_V]
+    if not below or not above:
+        up = bool(below) or (not above and toward > 0)
+        u = vb + (PROBE_V if up else -PROBE_V)
+    else:
+        vl, vh = max(below), min(above)
+        dl, dh = vb - vl, vh - vb
+        if dl > 2 * dh:  # lopsided bracket: mirror the short side first
+            u = vb - dh
+        elif dh > 2 * dl:
+            u = vb + dl
+        else:
+            u = parabola_peak([vl, vb, vh], [samples[vl], samples[vb], samples[vh]])
+            if abs(u - vb) < TOL_V:
+                return None
+    u = min(max(u, lo_v), hi_v)
+    return None if any(abs(u - v) < 0.01 for v in samples) else u  # nothing new to learn there
+
+
+def lens_fallback(task: CameraTask, history: Sequence[Step], max_moves: int) -> list[Step]:
+    """Run the safety net from the lens phase's frames ``history`` (ending with the current frame).
+
+    Moves the task's lens at most ``max_moves`` times and returns the frames it captured (empty when the
+    current frame is accepted or ``max_moves`` is 0).
+    """
+    if max_moves <= 0 or not history or accepted(task, history[-1]):
+        return []
+    lens = task.camera.lens
+    if lens is None:
+        raise ValueError("the lens safety net needs a camera with a lens")
+    taken: list[Step] = []
+
+    def move(v: float) -> Step:
+        lens.set_voltage(v)
+        taken.append(task.capture())
+        return taken[-1]
+
+    good = [s for s in history if accepted(task, s)]
+    if good:
+        move(min(good, key=task.estimated_blur_px).frame.lens_v or lens.voltage)
+        return taken
+    samples: dict[float, float] = {}
+    for s in history:
+        v = float(s.frame.lens_v if s.frame.lens_v is not None else lens.voltage)
+        samples[v] = max(samples.get(v, -math.inf), task.sharpness_feature(s))
+    lo_v, hi_v = lens.limits.low, lens.limits.high
+    sharpest = max(history, key=task.sharpness_feature)
+    toward = -1.0 if task.side_feature(sharpest) > 0 else 1.0  # the estimator's side of focus (+: front focus)
+    while len(taken) < max_moves - 1:
+        u = next_probe(samples, lo_v, hi_v, toward)
+        if u is None:
+            break
+        step = move(u)
+        v = float(step.frame.lens_v if step.frame.lens_v is not None else u)
+        samples[v] = max(samples.get(v, -math.inf), task.sharpness_feature(step))
+        if accepted(task, step):
+            return taken
+    vb = max(samples, key=samples.__getitem__)
+    if abs(lens.voltage - vb) > 1e-9:
+        move(vb)
+    return taken
