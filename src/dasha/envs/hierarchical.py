@@ -140,7 +140,7 @@ class HierarchicalCameraEnv(MultiAgentEnv):
         self.prev = None  # the lens agent's history starts at the hand-over frame
         self.best = self.step_
         self.lens_history = [self.step_]
-        if not self.task.paper and self.task.detector is not None:  # ours: the hand-over frame may already do
+        if not self.task.paper:  # ours: the hand-over frame may already do
             self.detected = self.task.detection(self.step_) is not None
         return {low_id(self.turn): self._low_obs()}, rewards, _flags(), _flags(), {}
 
