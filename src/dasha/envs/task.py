@@ -287,14 +287,12 @@ class CameraTask:
         return self.capture()
 
     def capture(self) -> Step:
-        """Capture a frame and compute features and the paper histogram (their cost goes to ``perception_s``)."""
+        """Capture a frame and compute features and the paper histogram (their cost goes to ``perception_s``;
+        the focus estimates are computed when first asked for, and counted there too)."""
         frame = self.camera.capture()
         t0 = time.perf_counter()
         counts, edges, peak = paper_histogram(frame.image)
         step = Step(frame, self.encoder.encode(frame.image)[0], peak, counts, edges)
-        if not self.paper:
-            self.blur_feature(step)
-            self.sharpness_feature(step)
         self.perception_s += time.perf_counter() - t0
         self.frames.append(frame)
         return step
@@ -418,8 +416,10 @@ class CameraTask:
 
     def _defocus(self, step: Step) -> tuple[float, float]:
         if step.defocus is None:
+            t0 = time.perf_counter()
             shared = self.config.encoder == "default" and step.frame.image.shape == (FRAME_PX, FRAME_PX)
             step.defocus = defocus_estimate(step.frame.image, step.features[:DESCRIPTOR_DIM] if shared else None)
+            self.perception_s += time.perf_counter() - t0
         return step.defocus
 
     def blur_feature(self, step: Step) -> float:
@@ -437,8 +437,10 @@ class CameraTask:
     def sharpness_feature(self, step: Step) -> float:
         """log10 of the AF window's Tenengrad / mean² (scene-dependent; differences between frames are not)."""
         if step.window_sharpness is None:
+            t0 = time.perf_counter()
             ten = float(tenengrad(af_window(step.frame.image), normalize=True))
             step.window_sharpness = math.log10(ten + 1e-6)
+            self.perception_s += time.perf_counter() - t0
         return step.window_sharpness
 
     def better_focus(self, step: Step, best: Step | None) -> bool:
