@@ -68,7 +68,6 @@ class FocusEnv(gym.Env):
         self.observation_space = self.task.focus_observation_space
         self.render_mode = render_mode
         self._step: Step | None = None
-        self._prev: Step | None = None
         self._best: Step | None = None
         self._history: list[Step] = []
         self.moves = 0
@@ -78,7 +77,6 @@ class FocusEnv(gym.Env):
         super().reset(seed=seed)
         needs = self.task.detector is not None
         self._step = self.task.reset(self.np_random, needs_detection=needs, oracle_exposure=True)
-        self._prev = None
         self._best = self._step
         self._history = [self._step]
         self.moves = 0
@@ -118,14 +116,15 @@ class FocusEnv(gym.Env):
         return self._obs(), reward, False, False, self._info()
 
     def _advance(self, step: Step) -> None:
-        self._prev, self._step = self._step, step
+        self._step = step
         self._history.append(step)
         if self.task.better_focus(step, self._best):
             self._best = step
 
     def _obs(self) -> np.ndarray:
         assert self._step is not None
-        return self.task.focus_observation(self._step, self._prev, self.moves, self._best, self._history)
+        prev = self._history[-2] if len(self._history) > 1 else None
+        return self.task.focus_observation(self._step, prev, self.moves, self._best, self._history)
 
     def _info(self) -> dict[str, Any]:
         assert self._step is not None
