@@ -34,6 +34,7 @@ from dasha.bench.runner import (
 )
 from dasha.camera.errors import SpecError
 from dasha.envs.config import EVAL_SCENES, EnvConfig
+from dasha.envs.lens_fallback import EVAL_FALLBACK_MOVES
 
 SUITES = ("af", "ae", "joint", "detection-grid", "robustness", "table1", "all")
 RL_METHODS = ("dasha", "dasha_paper", "phase_shift_rl", "ten_rl")
@@ -63,9 +64,10 @@ class BenchOptions:
 
 
 def suite_config(suite: str, opts: BenchOptions) -> EnvConfig:
-    """The environment of a suite: held-out photos, 0.2 m – ∞, 5–1 000 lx, f/2.8, ours-mode observations."""
+    """The environment of a suite: held-out photos, 0.2 m – ∞, 5–1 000 lx, f/2.8, ours-mode observations, the
+    lens agent's safety net on (as deployed; :mod:`dasha.envs.lens_fallback`)."""
     scenes = tuple(opts.scenes) if opts.scenes else EVAL_SCENES
-    cfg = EnvConfig(scenes=scenes, lux=(5.0, 1000.0))
+    cfg = EnvConfig(scenes=scenes, lux=(5.0, 1000.0), lens_fallback_moves=EVAL_FALLBACK_MOVES)
     if suite == "af":
         return cfg.replace(detector="in-focus")
     if suite == "ae":
