@@ -110,6 +110,11 @@ class HierarchicalCameraEnv(MultiAgentEnv):
         return self._low_step(action_dict[low_id(self.turn)])
 
     @property
+    def low_id_now(self) -> str:
+        """Id of the low-level agent of the current high-level turn."""
+        return low_id(self.turn)
+
+    @property
     def total_moves(self) -> int:
         """Exposure plus lens commands so far."""
         return self.exposure_moves + self.lens_moves
