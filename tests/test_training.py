@@ -56,8 +56,10 @@ def random_policy_success(task: str, episodes: int, seed: int) -> float:
 
 
 def test_exposure_training_beats_random(tmp_path: Path) -> None:
-    """A few thousand PPO steps on the exposure task already beat random actions on held-out photos."""
-    run = train(TrainOptions("exposure", "fast", timesteps=6000, out=tmp_path / "run", config=_config(tmp_path, TINY)))
+    """A few thousand PPO steps on the exposure task already beat random actions on held-out photos (with the
+    learning rate and entropy bonus annealed over the run)."""
+    text = TINY.replace("[env]", "anneal_steps = 6000\n[env]")
+    run = train(TrainOptions("exposure", "fast", timesteps=6000, out=tmp_path / "run", config=_config(tmp_path, text)))
     policy = Policy.load(run / "policy")
     cfg = policy.env_config(scenes=EVAL_SCENES)
     summary, _ = evaluate(policy, episodes=60, seed=1, config=cfg)
@@ -67,6 +69,9 @@ def test_exposure_training_beats_random(tmp_path: Path) -> None:
     assert list((run / "tb").glob("events.out.tfevents.*"))
     rows = read_metrics(run)
     assert rows[-1]["env_steps"] >= 6000 and rows[-1]["success_rate"] is not None
+    lr = [r[k] for r in rows for k in r if k.endswith("/lr")]
+    ent = [r[k] for r in rows for k in r if k.endswith("/curr_entropy_coeff")]
+    assert lr[0] > lr[-1] >= 1e-4 - 1e-9 and ent[0] > ent[-1] >= 0.0  # annealed towards 10 % and 0
 
 
 def test_low_level_value_targets_equal_rewards_with_gamma_zero(tmp_path: Path) -> None:

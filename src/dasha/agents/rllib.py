@@ -13,7 +13,8 @@ preset         what it is
 Every preset can be overridden from a TOML file (``dasha train --config FILE.toml``)::
 
     [ppo]            # any of: lr, entropy_coeff, train_batch_size, minibatch_size, num_epochs, gamma_high,
-    lr = 3e-4        #         gamma_low, lambda_, clip_param, hiddens, activation, vf_clip_param
+    lr = 3e-4        #         gamma_low, lambda_, clip_param, hiddens, activation, vf_clip_param,
+                     #         anneal_steps (linear decay of lr and entropy bonus)
     [env]            # any EnvConfig field (dasha.envs.config.EnvConfig)
     lux = [5, 1000]
 """
@@ -62,6 +63,9 @@ class PPOSettings:
     """MLP hidden widths (actor and critic trunks)."""
     activation: str = "tanh"
     """MLP activation."""
+    anneal_steps: int = 0
+    """When > 0: over this many env steps, the learning rate decays linearly to 10 % and the entropy bonus to
+    0, then both stay there (CleanRL's ``anneal_lr``; set it to the run's ``--timesteps``). 0: constant."""
 
 
 PRESET_SETTINGS: dict[str, PPOSettings] = {
@@ -158,6 +162,8 @@ def _check_ppo(p: PPOSettings) -> None:
         raise SpecError("[ppo] gamma_high, gamma_low and lambda_ must be in [0, 1]")
     if p.train_batch_size < 16 or p.minibatch_size < 1 or p.minibatch_size > p.train_batch_size:
         raise SpecError("[ppo] need train_batch_size ≥ 16 and 1 ≤ minibatch_size ≤ train_batch_size")
+    if p.anneal_steps < 0:
+        raise SpecError(f"[ppo] anneal_steps must be ≥ 0, got {p.anneal_steps}")
     if not p.hiddens or any(h < 1 for h in p.hiddens):
         raise SpecError("[ppo] hiddens must be a non-empty list of positive widths")
 
@@ -204,8 +210,8 @@ def build_config(spec: RunSpec, env_class: Any = None) -> Any:
             sample_timeout_s=600,
         )
         .training(
-            lr=p.lr,
-            entropy_coeff=p.entropy_coeff,
+            lr=[[0, p.lr], [p.anneal_steps, 0.1 * p.lr]] if p.anneal_steps else p.lr,
+            entropy_coeff=[[0, p.entropy_coeff], [p.anneal_steps, 0.0]] if p.anneal_steps else p.entropy_coeff,
             train_batch_size_per_learner=p.train_batch_size,
             minibatch_size=p.minibatch_size,
             num_epochs=p.num_epochs,

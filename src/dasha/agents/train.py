@@ -123,9 +123,11 @@ def _summarise(result: dict[str, Any], iteration: int, wall_s: float) -> dict[st
     for module_id, stats in learners.items():
         if module_id.startswith("__") or not isinstance(stats, dict):
             continue
-        for key in ("policy_loss", "vf_loss", "entropy", "mean_kl_loss"):
+        for key in ("policy_loss", "vf_loss", "entropy", "mean_kl_loss", "curr_entropy_coeff"):
             if key in stats:
                 row[f"{module_id}/{key}"] = float(stats[key])
+        if "default_optimizer_learning_rate" in stats:
+            row[f"{module_id}/lr"] = float(stats["default_optimizer_learning_rate"])
     return {k: (float(v) if isinstance(v, int | float) and k not in ("iteration", "env_steps") else v)
             for k, v in row.items()}  # fmt: skip
 
