@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -206,21 +205,6 @@ def test_obs_detection_reports_the_detector_never_the_ground_truth_judge() -> No
     focus.task.camera.lens.set_voltage(focus.task.camera.in_focus_voltage())
     obs, *_ = focus.step(1 + len(LENS_MOVES_V) // 2)  # +0.04 V: still in focus, found by the judge
     assert focus.found and obs[-1] == 0.0  # the ground-truth judge never shows in the observation
-
-    # unless training asks for it as a simulated detector; evaluation turns that off again
-    sim = FocusEnv({"obs_detection": True, "judge_as_detector": True, "start_lens_v": 50.0, "distance_m": (0.5, 0.5)})
-    obs, _ = sim.reset(seed=0)
-    assert obs[-1] == float(sim.found)
-    sim.task.camera.lens.set_voltage(sim.task.camera.in_focus_voltage())
-    obs, *_ = sim.step(1 + len(LENS_MOVES_V) // 2)
-    assert sim.found and obs[-1] == 1.0
-    obs, *_ = sim.step(len(LENS_MOVES_V))  # +12 V: lost
-    assert not sim.found and obs[-1] == 0.0
-    from dasha.agents.evaluate import eval_config
-    from dasha.agents.policy import Policy
-
-    policy = Policy.load(Path(__file__).resolve().parents[1] / "policies" / "joint")
-    assert not eval_config(policy, detector="in-focus").judge_as_detector
 
 
 def test_ours_lens_agent_may_stop_on_the_hand_over_frame_when_the_detector_finds_the_object() -> None:

@@ -176,7 +176,6 @@ def eval_config(
     changes: dict[str, Any] = {"scenes": tuple(scenes) if scenes else EVAL_SCENES, "distance_m": distance_m, "lux": lux}
     changes["goal_blur_px"] = IN_FOCUS_PX  # success is always judged at 2 px, whatever margin training asked for
     changes["lens_fallback_moves"] = EVAL_FALLBACK_MOVES  # the lens agent's safety net, as deployed
-    changes["judge_as_detector"] = False  # the ground-truth judge never shows in an evaluated observation
     if policy.task == "joint":
         changes["detector"] = detector or "haar-face"
         if not scenes and changes["detector"] == "haar-face":

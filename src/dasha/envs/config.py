@@ -55,11 +55,8 @@ class EnvConfig:
         obs_latent: ours mode: append the current frame's latent to the history summaries (off: the summaries
             alone learn faster and generalise as well).
         obs_detection: ours mode: append to the lens observation whether the detector finds the object on the
-            current frame (1/0), so the lens agent of the joint task knows when it is done. With the
-            ground-truth ``in-focus`` judge it is 0 (that would leak ground truth), unless ``judge_as_detector``.
-        judge_as_detector: training only: with the ``in-focus`` judge, ``obs_detection`` reports the judge's
-            verdict — a simulated detector, so a joint agent can learn on photos without faces what the flag
-            means. Evaluation always turns it off (a real detector, or 0).
+            current frame (1/0), so the lens agent of the joint task knows when it is done. Always 0 with the
+            ground-truth ``in-focus`` judge (that would leak ground truth).
         start_lens_range_v: range of the random initial lens voltage (V): by default the focus range of
             0.2 m – ∞ with 1 V margin (46–53 V); ``(24, 70)`` starts anywhere the lens can go.
         object_fraction: range of the object's width as a fraction of the frame width.
@@ -95,7 +92,6 @@ class EnvConfig:
     start_lens_v: float | None = None
     obs_latent: bool = False
     obs_detection: bool = False
-    judge_as_detector: bool = False
     start_lens_range_v: tuple[float, float] = (46.0, 53.0)
     object_fraction: tuple[float, float] = (0.45, 0.75)
     gamma_high: float = 0.99

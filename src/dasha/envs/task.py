@@ -32,8 +32,7 @@ ours focus                history summary ``[blur, previous blur, Δblur, best f
                           2·P(front focus) − 1, which it reads from how the background is blurred;
                           then the focus fit of the lens phase's frames (:mod:`dasha.envs.focus_fit`):
                           (V_fit − V)/2, (V_other − V)/2 (best fit on the other side), their RMS errors;
-                          with ``obs_detection``, whether the detector finds the object (0 for ``in-focus``
-                          unless ``judge_as_detector``);
+                          with ``obs_detection``, whether the detector finds the object (0 for ``in-focus``);
                           sharpness = log10 of the AF window's Tenengrad/mean², whose changes between frames do
                           not depend on the scene), then the current latent (``obs_latent``)
 ========================  ====================================================================================
@@ -482,9 +481,8 @@ class CameraTask:
             self.side_feature(step), self.side_feature(p),
             (fit.best_v - v) / 2.0, (fit.other_v - v) / 2.0, fit.best_rms, fit.other_rms,
         ]  # fmt: skip
-        if self.config.obs_detection:  # the judge's verdict only when training asks for a simulated detector
-            real = self.detector is not None or self.config.judge_as_detector
-            summary.append(float(real and self.detection(step) is not None))
+        if self.config.obs_detection:  # never the ground-truth judge's verdict
+            summary.append(float(self.detector is not None and self.detection(step) is not None))
         parts = [np.asarray(summary, np.float32)]
         if self.config.obs_latent:
             parts.append(step.features)

@@ -42,7 +42,7 @@ class LiveTuner:
             raise ValueError(f"a {policy.task} policy needs a camera with a lens")
         self.camera = camera
         self.policy = policy
-        self.task = CameraTask(policy.env_config(judge_as_detector=False))  # no ground truth on a live camera
+        self.task = CameraTask(policy.env_config())
         self.task.camera = camera  # type: ignore[assignment]  # observations come from this camera's frames
         self.config = self.task.config
 
