@@ -12,7 +12,7 @@ from gymnasium.utils.env_checker import check_env
 import dasha  # noqa: F401  (registers the ids)
 from dasha.camera import SpecError
 from dasha.envs import EnvConfig
-from dasha.envs.task import EXPOSURE_TABLE, LENS_MOVES_V, CameraTask, paper_lens_voltage
+from dasha.envs.task import EXPOSURE_TABLE, LENS_MOVES_V, LENS_STEPS_V, CameraTask, paper_lens_voltage
 
 SMALL = {"size": 96}
 
@@ -186,19 +186,18 @@ def test_obs_detection_reports_the_detector_never_the_ground_truth_judge() -> No
     from dasha.envs.focus import FocusEnv
     from dasha.envs.hierarchical import HierarchicalCameraEnv
 
-    env = HierarchicalCameraEnv({"obs_detection": True, "scenes": ("astronaut",), "start_exposure_us": 20_000})
+    env = HierarchicalCameraEnv({"obs_detection": True, "scenes": ("astronaut",)})
     plain = HierarchicalCameraEnv({"scenes": ("astronaut",)})
     assert env.observation_spaces["low_0"].shape[0] == plain.observation_spaces["low_0"].shape[0] + 1
-    obs, _ = env.reset(seed=3)
-    task = env.task
-    task.camera.exposure_us = task.oracle_exposure_us()  # expose and focus the face, then hand over
-    task.camera.lens.set_voltage(task.camera.in_focus_voltage())
-    env.step_ = task.capture()
-    obs, *_ = env.step({"high": 0})
-    assert obs["low_0"][-1] == 1.0 and task.detection(env.step_) is not None
-    assert env.detected  # the hand-over frame counts: stopping here, without a lens move, is a success
-    obs, *_ = env.step({"low_0": len(LENS_MOVES_V)})  # +12 V: far out of focus, the face is lost
-    assert obs["low_0"][-1] == 0.0 and not env.detected
+
+    face = FocusEnv({"obs_detection": True, "detector": "haar-face", "scenes": ("astronaut",), "start_lens_v": 50.0,
+                     "distance_m": (0.5, 0.5)})  # fmt: skip
+    obs, _ = face.reset(seed=0)
+    face.task.camera.lens.set_voltage(face.task.camera.in_focus_voltage())
+    obs, *_ = face.step(1 + len(LENS_MOVES_V) // 2)  # +0.04 V: the face is sharp
+    assert face.found and obs[-1] == 1.0
+    obs, *_ = face.step(len(LENS_MOVES_V))  # +12 V: the face is lost
+    assert not face.found and obs[-1] == 0.0
 
     focus = FocusEnv({"obs_detection": True, "start_lens_v": 50.0, "distance_m": (0.5, 0.5)})
     obs, _ = focus.reset(seed=0)
@@ -207,24 +206,52 @@ def test_obs_detection_reports_the_detector_never_the_ground_truth_judge() -> No
     assert focus.found and obs[-1] == 0.0  # the ground-truth judge never shows in the observation
 
 
-def test_ours_lens_agent_may_stop_on_the_hand_over_frame_when_the_detector_finds_the_object() -> None:
-    from dasha.envs.hierarchical import HierarchicalCameraEnv
-
-    env = HierarchicalCameraEnv({"scenes": ("astronaut",), "start_exposure_us": 20_000})
+def _hand_over_at(env, lens_offset_v: float):  # type: ignore[no-untyped-def]
+    """Reset, expose the object well, set the lens ``lens_offset_v`` from focus, and let ``high`` hand over."""
     env.reset(seed=3)
     task = env.task
     task.camera.exposure_us = task.oracle_exposure_us()
-    task.camera.lens.set_voltage(task.camera.in_focus_voltage())
+    task.camera.lens.set_voltage(task.camera.in_focus_voltage() + lens_offset_v)
     env.step_ = task.capture()
-    env.step({"high": 0})  # hand over a well-exposed, in-focus face
-    _, rewards, term, _, _ = env.step({"low_0": 0})  # stop without moving the lens
-    assert term["__all__"] and env.success and rewards["low_0"] == 1.0
-    assert env.lens_moves == 0 and env.exposure_moves == 0
+    return env.step({"high": 0})
 
-    env.reset(seed=3)  # same start, focus far off: the hand-over frame does not count
-    task.camera.exposure_us = task.oracle_exposure_us()
-    task.camera.lens.set_voltage(task.camera.in_focus_voltage() + 12.0)
-    env.step_ = task.capture()
-    env.step({"high": 0})
-    _, rewards, _, _, _ = env.step({"low_0": 0})
-    assert not env.success and rewards["low_0"] == -1.0
+
+def test_ours_a_real_detection_ends_the_joint_episode_as_in_the_paper() -> None:
+    from dasha.envs.hierarchical import HierarchicalCameraEnv
+
+    env = HierarchicalCameraEnv({"scenes": ("astronaut",), "detector": "haar-face", "start_exposure_us": 20_000})
+    obs, _, term, _, _ = _hand_over_at(env, 0.0)  # a sharp, well-exposed face on the hand-over frame: done
+    assert term["__all__"] and obs == {} and env.success and env.lens_moves == 0
+
+    obs, _, term, _, _ = _hand_over_at(env, -0.6)  # ≈ 10 px of blur: the lens agent must act
+    assert not term["__all__"] and "low_0" in obs and not env.detected
+    up_06 = 1 + len(LENS_STEPS_V) + int(np.argmin(np.abs(LENS_STEPS_V - 0.6)))  # the action of ≈ +0.6 V
+    assert LENS_MOVES_V[up_06 - 1] == pytest.approx(0.6, abs=0.01)
+    _, rewards, term, _, _ = env.step({"low_0": up_06})
+    assert term["__all__"] and env.success and env.lens_moves == 1  # the move onto the face ends the search
+    assert rewards["low_0"] > 1.0  # +1 for the detection and a defocus-shaping gain
+
+    _hand_over_at(env, 12.0)  # far out of focus: the agent's own stop is a miss
+    _, rewards, term, _, _ = env.step({"low_0": 0})
+    assert term["__all__"] and not env.success and rewards["low_0"] == -1.0
+
+
+def test_ours_with_the_ground_truth_judge_only_the_agents_stop_ends_the_episode() -> None:
+    from dasha.envs.hierarchical import HierarchicalCameraEnv
+
+    env = HierarchicalCameraEnv({"scenes": ("camera",), "detector": "in-focus", "start_exposure_us": 20_000})
+    obs, _, term, _, _ = _hand_over_at(env, 0.0)
+    assert not term["__all__"] and "low_0" in obs and env.detected  # in focus, but the agent must say so
+    _, rewards, term, _, _ = env.step({"low_0": 0})  # stop without a lens move: the hand-over frame counts
+    assert term["__all__"] and env.success and rewards["low_0"] == 1.0 and env.lens_moves == 0
+
+
+def test_hierarchical_env_rejects_bad_actions_with_a_clear_error() -> None:
+    from dasha.envs.hierarchical import HierarchicalCameraEnv
+
+    env = HierarchicalCameraEnv({"scenes": ("camera",), "detector": "in-focus", **SMALL})
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="invalid action 99"):
+        env.step({"high": 99})
+    with pytest.raises(ValueError, match="'high''s turn"):
+        env.step({"low_0": 1})

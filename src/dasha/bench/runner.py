@@ -9,6 +9,7 @@ hides it from them. Success is judged on the final frame, as for the policies.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,16 +40,21 @@ def focus_score(image: np.ndarray) -> float:
     return float(tenengrad(af_window(image)))
 
 
-def autofocus_loop(camera: Camera, method: AutofocusMethod, first: Frame) -> tuple[list[Frame], float, int]:
+def autofocus_loop(
+    camera: Camera, method: AutofocusMethod, first: Frame, done: Callable[[Frame], bool] | None = None
+) -> tuple[list[Frame], float, int]:
     """Run an AF method on any camera with a lens, from the frame ``first`` (taken at the current setting).
 
-    The method sees only focus scores of the AF window. Returns the frames captured after ``first``, the
+    The method sees only focus scores of the AF window; ``done`` (e.g. "the detector finds the object") ends
+    the search early on any frame, ``first`` included. Returns the frames captured after ``first``, the
     method's compute time (s) and its number of decisions.
     """
     lens = camera.lens
     if lens is None:
         raise ValueError("autofocus needs a camera with a lens")
     frames: list[Frame] = []
+    if done is not None and done(first):
+        return frames, 0.0, 0
     t0 = time.perf_counter()
     command = method.start(lens.voltage, focus_score(first.image))
     compute, decisions = time.perf_counter() - t0, 1
@@ -56,6 +62,8 @@ def autofocus_loop(camera: Camera, method: AutofocusMethod, first: Frame) -> tup
         if command.lens_v is not None:
             lens.set_voltage(command.lens_v)
             frames.append(camera.capture())
+            if done is not None and done(frames[-1]):
+                return frames, compute, decisions
         if command.done:
             return frames, compute, decisions
         t0 = time.perf_counter()
@@ -80,8 +88,11 @@ def autoexposure_loop(camera: Camera, method: AutoExposureMethod, first: Frame) 
     return frames, compute, decisions
 
 
-def _autofocus(task: CameraTask, method_name: str, params: AfParams) -> tuple[float, int]:
-    frames, compute, decisions = autofocus_loop(task.camera, make_autofocus(method_name, params), task.frames[-1])
+def _autofocus(
+    task: CameraTask, method_name: str, params: AfParams, done: Callable[[Frame], bool] | None = None
+) -> tuple[float, int]:
+    method = make_autofocus(method_name, params)
+    frames, compute, decisions = autofocus_loop(task.camera, method, task.frames[-1], done)
     task.frames.extend(frames)
     return compute, decisions
 
@@ -130,7 +141,8 @@ class AutoExposurePlayer:
 
 @dataclass
 class JointBaselinePlayer:
-    """AE baseline, then AF baseline, on the hierarchical env's camera; success = detection."""
+    """AE baseline, then AF baseline, on the hierarchical env's camera; success = detection. As for dasha, the
+    detector finding the object ends the search (the paper's rule)."""
 
     name: str
     ae: str = "mean_luminance"
@@ -140,7 +152,7 @@ class JointBaselinePlayer:
         env.reset(seed=seed)
         task = env.task
         c1, d1 = _autoexposure(task, self.ae)
-        c2, d2 = _autofocus(task, self.af, af_params(task))
+        c2, d2 = _autofocus(task, self.af, af_params(task), done=lambda f: task.detection(_step_of(f)) is not None)
         step = _last_step(task)
         return episode_result(task, index, task.detection(step) is not None, c1 + c2, d1 + d2)
 
@@ -173,13 +185,17 @@ class OraclePlayer:
         return episode_result(task, index, found, 0.0, 1)
 
 
-def _last_step(task: CameraTask) -> Step:
-    """Features and histogram of the episode's last frame (for the success test)."""
+def _step_of(frame: Frame) -> Step:
+    """A frame with its histogram (what the success test needs; no features)."""
     from dasha.vision.histogram import paper_histogram
 
-    frame = task.frames[-1]
     counts, edges, peak = paper_histogram(frame.image)
     return Step(frame, np.zeros(1, np.float32), peak, counts, edges)
+
+
+def _last_step(task: CameraTask) -> Step:
+    """The episode's last frame, for the success test."""
+    return _step_of(task.frames[-1])
 
 
 def play_episodes(player: Any, env: Any, episodes: int, seed: int, progress: Any = None) -> list[EpisodeResult]:

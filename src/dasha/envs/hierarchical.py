@@ -18,17 +18,20 @@ low-level agent acts are summed into its next transition by RLlib (one high-leve
 * ``paper``: ``high`` gets r_H after each exposure action (eq. 11); each lens step gives ``low_k`` r_L (eq. 12).
 * ``ours``: ``high`` gets exposure shaping per move (centre-weighted metering: the AF window's median into grey
   55–100, where the detector works; no reward for polishing inside it) and ±1 at hand-over (histogram suitable
-  or not); ``low_k`` gets defocus shaping per move and ±1 on stop
-  (object found or not).
+  or not); ``low_k`` gets defocus shaping per move, ±1 on stop (object found or not) and +1 when a real
+  detector finds the object.
 
 ## Episode End
 * ``paper`` — termination: an unsuitable histogram (P ∉ [25, 175], penalty) or a detection. A low-level agent
   that used its ``lens_horizon`` (10) moves without detection is terminated and control returns to
   ``high``. Truncation: after ``max_high_level_steps`` high-level steps (the paper has no cap).
-* ``ours`` — termination: the low-level agent's stop (or forced stop after ``lens_horizon`` moves and, with
-  ``lens_fallback_moves`` > 0, the safety net of :mod:`dasha.envs.lens_fallback`).
-  ``high`` hands over with its stop action (forced after ``exposure_horizon`` moves). The detector already
-  looks at the hand-over frame: when it finds the object there, the lens agent may stop without moving.
+* ``ours`` — termination: a real detector (``haar-face``, …) finds the object — on the hand-over frame or
+  after a lens move — which ends the search as in the paper; or the low-level agent's stop (or forced stop
+  after ``lens_horizon`` moves and, with ``lens_fallback_moves`` > 0, the safety net of
+  :mod:`dasha.envs.lens_fallback`). ``high`` hands over with its stop action (forced after
+  ``exposure_horizon`` moves). With the ground-truth ``in-focus`` judge (training) nothing ends the episode
+  but the stop: the agent learns to recognise focus itself (the judge also scores the hand-over frame, so a
+  stop there without a lens move can succeed).
 """
 
 from __future__ import annotations
@@ -105,9 +108,15 @@ class HierarchicalCameraEnv(MultiAgentEnv):
     def step(self, action_dict: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         if self.step_ is None:
             raise RuntimeError("call reset() before step()")
+        agent = HIGH if self.phase == HIGH else low_id(self.turn)
+        if agent not in action_dict:
+            raise ValueError(f"it is {agent!r}'s turn; got actions for {sorted(action_dict)}")
+        action, space = action_dict[agent], self.action_spaces[agent]
+        if not space.contains(np.asarray(action, dtype=np.int64).reshape(space.shape)):
+            raise ValueError(f"invalid action {action!r} for {agent!r}: {space}")
         if self.phase == HIGH:
-            return self._high_step(action_dict[HIGH])
-        return self._low_step(action_dict[low_id(self.turn)])
+            return self._high_step(action)
+        return self._low_step(action)
 
     @property
     def low_id_now(self) -> str:
@@ -147,6 +156,8 @@ class HierarchicalCameraEnv(MultiAgentEnv):
         self.lens_history = [self.step_]
         if not self.task.paper:  # ours: the hand-over frame may already do
             self.detected = self.task.detection(self.step_) is not None
+            if self.detected and self.task.detector is not None:  # a real detector found the object: done
+                return {}, rewards, _flags(all_=True), _flags(), self._final_info(HIGH)
         return {low_id(self.turn): self._low_obs()}, rewards, _flags(), _flags(), {}
 
     def _high_step(self, action: Any) -> tuple[dict, dict, dict, dict, dict]:
@@ -199,6 +210,8 @@ class HierarchicalCameraEnv(MultiAgentEnv):
             return self._back_to_high(lid, reward)
         reward = ours_move_reward(task.focus_error(before), task.focus_error(step), self.config.gamma_low,
                                   self.config.step_cost)  # fmt: skip
+        if self.detected and task.detector is not None:  # a real detector found the object: done (the paper's rule)
+            return {}, {lid: reward + ours_stop_reward(True)}, _flags(all_=True), _flags(), self._final_info(lid)
         if self.turn_lens_moves >= self.config.lens_horizon:  # forced stop, after the safety net (off in training)
             for extra in lens_fallback(task, self.lens_history, self.config.lens_fallback_moves):
                 self.lens_moves += 1
