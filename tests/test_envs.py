@@ -110,6 +110,10 @@ def test_env_config_validation() -> None:
         EnvConfig.from_dict({"mode": "turbo"})
     with pytest.raises(SpecError, match="distance"):
         EnvConfig.from_dict({"distance_m": [0.1, 1.0]})
+    with pytest.raises(SpecError, match="unknown detector 'nope'"):
+        EnvConfig.from_dict({"detector": "nope"})
+    with pytest.raises(SpecError, match="lens_fallback_moves"):
+        EnvConfig.from_dict({"lens_fallback_moves": -1})
     cfg = EnvConfig.from_dict({"lux": 50, "scenes": "camera"})
     assert cfg.lux == (50.0, 50.0) and cfg.scenes == ("camera",)
 

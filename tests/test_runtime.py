@@ -72,3 +72,16 @@ def test_continuous_mode_retriggers_when_the_light_changes(joint_policy: Policy,
     cam.set_lux(1600.0)  # four stops brighter
     rest = list(results)
     assert events == ["retrigger"] and len(rest) == 1
+
+
+def test_live_tuning_with_a_detector_stops_as_soon_as_the_object_is_found(tmp_path: Path) -> None:
+    policy = Policy.load(random_policy("focus", EnvConfig(detector="in-focus"), tmp_path / "focus"))
+    cam = make_camera("sim:distance=0.5,lux=100")  # the astronaut photo: a face
+    tuner = LiveTuner(cam, policy, detector="haar-face")
+    cam.exposure_us = tuner.task.oracle_exposure_us()
+    cam.lens.set_voltage(cam.in_focus_voltage())
+    result = tuner.tune()
+    assert result.found is True and result.lens_moves == 0  # already found: the random agent never gets to act
+    assert LiveTuner(cam, policy).tune().found is None  # without a detector there is nothing to report
+    with pytest.raises(SpecError, match="unknown detector"):
+        LiveTuner(cam, policy, detector="nope")

@@ -135,6 +135,8 @@ def test_cli_record_grid_defaults_are_the_paper_table_and_47_lens_steps(tmp_path
         ["record-grid", "--camera", "sim", "--lens-steps", "-1", "--out", "x.npz"],
         ["record-grid", "--out", "x.npz"],
         ["no-such-command"],
+        ["run", "--camera", "sim", "--detector", "nope"],
+        ["eval", str(Path(__file__).resolve().parents[1] / "policies" / "joint"), "--episodes", "1", "--detector", "x"],
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(args: list[str], tmp_path: Path) -> None:

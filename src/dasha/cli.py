@@ -271,6 +271,9 @@ def run(
     lens: Annotated[str | None, typer.Option(help="separate lens SPEC (hardware lens drivers)")] = None,
     continuous: Annotated[bool, typer.Option(help="keep watching and re-tune when the scene changes")] = False,
     frames: Annotated[int, typer.Option(min=1, help="frames to watch in continuous mode")] = 200,
+    detector: Annotated[
+        str | None, typer.Option(help="stop the lens agent as soon as this detector finds an object")
+    ] = None,
 ) -> None:
     """Tune a camera with a trained policy: exposure agent, then lens agent; prints the settings found."""
     from dasha.agents.policy import Policy
@@ -282,12 +285,13 @@ def run(
         raise UsageError("--lens: no separate lens drivers in this release; use a camera SPEC with a lens (sim)")
     policy = Policy.load(policy_dir or shipped_policy("joint"))
     with make_camera(camera) as cam:
-        tuner = LiveTuner(cam, policy)
+        tuner = LiveTuner(cam, policy, detector=detector)
         results = tuner.continuous(frames) if continuous else iter([tuner.tune()])
         for k, r in enumerate(results):
             lens_txt = f"{r.lens_v:.3f} V" if r.lens_v is not None else "no lens"
+            found = "" if r.found is None else (" · object found" if r.found else " · no object found")
             typer.echo(f"[{k}] exposure {r.exposure_us:.0f} µs · lens {lens_txt} · moves {r.exposure_moves}+"
-                       f"{r.lens_moves} · {1e3 * r.seconds:.0f} ms")  # fmt: skip
+                       f"{r.lens_moves} · {1e3 * r.seconds:.0f} ms{found}")  # fmt: skip
 
 
 @app.command()

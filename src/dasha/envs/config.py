@@ -15,6 +15,7 @@ from typing import Any, Literal
 from dasha.camera.errors import SpecError
 from dasha.camera.sim.scene import BACKGROUND_TEXTURES, MIN_DISTANCE_M, OBJECT_TEXTURES
 from dasha.envs.rewards import IN_FOCUS_PX
+from dasha.vision.detectors import DETECTORS
 
 #: Photos held out of training; evaluation ("scenes not used in training") draws from these.
 EVAL_SCENES: tuple[str, ...] = ("astronaut", "coffee", "moon", "coins")
@@ -118,12 +119,18 @@ class EnvConfig:
         n_lo, n_hi = self.f_number
         if not (1.4 <= n_lo <= n_hi <= 22):
             raise SpecError(f"env f_number must satisfy 1.4 ≤ lo ≤ hi ≤ 22, got {self.f_number}")
+        self._check_task_settings()
+
+    def _check_task_settings(self) -> None:
+        """Start state, success test and agent settings (the world is checked in __post_init__)."""
         v_lo, v_hi = self.start_lens_range_v
         if not 24.0 <= v_lo <= v_hi <= 70.0:
             raise SpecError(f"env start_lens_range_v must satisfy 24 ≤ lo ≤ hi ≤ 70 V, got {self.start_lens_range_v}")
         f_lo, f_hi = self.object_fraction
         if not 0.1 <= f_lo <= f_hi <= 1.0:
             raise SpecError(f"env object_fraction must satisfy 0.1 ≤ lo ≤ hi ≤ 1, got {self.object_fraction}")
+        if self.detector != "in-focus" and self.detector not in DETECTORS:
+            raise SpecError(f"unknown detector {self.detector!r} (choose from: in-focus, {', '.join(DETECTORS)})")
         if self.best_by not in ("blur", "sharpness"):
             raise SpecError(f"env best_by must be 'blur' or 'sharpness', got {self.best_by!r}")
         if not 0.5 <= self.goal_blur_px <= 20.0:

@@ -32,17 +32,24 @@ class TuneResult:
     lens_moves: int
     seconds: float
     step: Step
+    found: bool | None = None
+    """Whether the detector finds the object on the final frame (None without a detector)."""
 
 
 class LiveTuner:
-    """Drives a camera with a joint (or exposure / focus) policy."""
+    """Drives a camera with a joint (or exposure / focus) policy.
 
-    def __init__(self, camera: Camera, policy: Policy) -> None:
+    With ``detector`` (``haar-face``, ``aruco``, …), the lens phase ends as soon as the detector finds an
+    object, as in the paper, and the safety net accepts the frames it finds one on; without, the lens agent
+    decides itself when the frame is in focus.
+    """
+
+    def __init__(self, camera: Camera, policy: Policy, detector: str | None = None) -> None:
         if camera.lens is None and policy.task in ("joint", "focus"):
             raise ValueError(f"a {policy.task} policy needs a camera with a lens")
         self.camera = camera
         self.policy = policy
-        self.task = CameraTask(policy.env_config())
+        self.task = CameraTask(policy.env_config(detector=detector or "in-focus"))
         self.task.camera = camera  # type: ignore[assignment]  # observations come from this camera's frames
         self.config = self.task.config
 
@@ -56,9 +63,17 @@ class LiveTuner:
             prev, step = step, self.task.capture()
         return step, moves
 
+    def found(self, step: Step) -> bool | None:
+        """Whether the detector finds an object on ``step`` (None without a detector)."""
+        if self.task.detector is None:
+            return None
+        return self.task.detection(step) is not None
+
     def _focus(self, step: Step) -> tuple[Step, int]:
         prev, best, moves, history = None, step, 0, [step]
         module = "low_level" if self.policy.task == "joint" else "focus"
+        if self.found(step):
+            return step, 0
         for _ in range(self.config.lens_horizon):
             action = self.policy.act(module, self.task.focus_observation(step, prev, moves, best, history))
             if not self.task.apply_lens(action):
@@ -66,6 +81,8 @@ class LiveTuner:
             moves += 1
             prev, step = step, self.task.capture()
             history.append(step)
+            if self.found(step):
+                return step, moves
             if self.task.better_focus(step, best):
                 best = step
         else:  # the agent never stopped: the safety net's short contrast search
@@ -87,7 +104,7 @@ class LiveTuner:
             step, l_moves = self._focus(step)
         lens = self.camera.lens
         return TuneResult(self.camera.exposure_us, lens.voltage if lens else None, e_moves, l_moves,
-                          time.monotonic() - t0, step)  # fmt: skip
+                          time.monotonic() - t0, step, self.found(step))  # fmt: skip
 
     def continuous(
         self, frames: int, drift_stops: float = 0.5, drift_blur: float = 0.25, patience: int = 3,
