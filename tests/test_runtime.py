@@ -85,3 +85,23 @@ def test_live_tuning_with_a_detector_stops_as_soon_as_the_object_is_found(tmp_pa
     assert LiveTuner(cam, policy).tune().found is None  # without a detector there is nothing to report
     with pytest.raises(SpecError, match="unknown detector"):
         LiveTuner(cam, policy, detector="nope")
+
+
+def test_live_tuning_brackets_the_exposure_when_the_detector_misses(joint_policy: Policy, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from dasha.envs.exposure_bracket import BRACKET_STOPS
+
+    monkeypatch.setattr(joint_policy, "act", lambda module, obs: 0)  # both agents stop at once
+    cam = make_camera("sim:distance=0.5,lux=100,exposure=20000")
+    tuner = LiveTuner(cam, joint_policy, detector="haar-face")
+    bright_enough = 20_000 * 2**0.75  # a stand-in detector that needs a whole stop more light
+    monkeypatch.setattr(tuner.task, "_detect", lambda step: (0, 0, 9, 9) if step.frame.exposure_us > bright_enough
+                        else None)  # fmt: skip
+    result = tuner.tune()
+    assert result.found is True and result.lens_moves == 0
+    assert result.exposure_moves == len(BRACKET_STOPS)  # +½, −½, +1 stop: found on the third
+    assert result.exposure_us == pytest.approx(40_000, rel=1e-4)
+    monkeypatch.setattr(tuner.task, "_detect", lambda step: None)  # never found: back to the agents' exposure
+    cam.exposure_us = 20_000
+    result = tuner.tune()
+    assert result.found is False and result.exposure_moves == len(BRACKET_STOPS) + 1
+    assert result.exposure_us == pytest.approx(20_000)

@@ -1,13 +1,14 @@
 """Evaluate a trained policy on seeded simulator episodes (``dasha eval``, ``dasha demo``), without Ray.
 
-Every episode starts from the env's random "factory" settings; the policy acts greedily until it stops (ours) or
-the environment ends the episode (paper). As deployed, an ours-mode lens agent that uses its whole horizon without
-stopping is followed by the safety net's short contrast search (:mod:`dasha.envs.lens_fallback`). Success is
-judged on the final frame: well exposed (exposure), in focus (focus), detected by the configured detector (joint).
-``mean_steps`` counts commands (exposure and lens moves); ``ms_per_step`` is the policy's own compute per step
-(features + network), excluding capture; ``rig_seconds`` converts each episode to wall time on two rig models
-(``paper``: 4.5 s per step, as the original code's 3 s sleeps; ``fast``: frame time max(exposure, 20 ms) + 15 ms
-per lens move).
+Every episode starts from the env's random "factory" settings; the policy acts greedily until it stops (ours) or the
+environment ends the episode (paper). As deployed, an ours-mode lens agent that uses its whole horizon without
+stopping is followed by the safety net's short contrast search (:mod:`dasha.envs.lens_fallback`), and a joint
+episode whose lens phase ends without a detection by the exposure bracket (:mod:`dasha.envs.exposure_bracket`).
+Success is judged on the final frame: well exposed (exposure), in focus (focus), detected by the configured detector
+(joint). ``mean_steps`` counts commands (exposure and lens moves); ``ms_per_step`` is the policy's own compute per
+step (features + network), excluding capture; ``rig_seconds`` converts each episode to wall time on two rig models
+(``paper``: 4.5 s per step, as the original code's 3 s sleeps; ``fast``: frame time max(exposure, 20 ms) + 15 ms per
+lens move).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dasha.agents.policy import Policy
 from dasha.camera.base import Frame
 from dasha.camera.rig import rig_seconds
 from dasha.envs.config import EVAL_SCENES, EnvConfig
+from dasha.envs.exposure_bracket import EVAL_BRACKET_MOVES
 from dasha.envs.lens_fallback import EVAL_FALLBACK_MOVES
 from dasha.envs.rewards import IN_FOCUS_PX
 from dasha.vision.histogram import paper_histogram
@@ -178,6 +180,7 @@ def eval_config(
     changes["lens_fallback_moves"] = EVAL_FALLBACK_MOVES  # the lens agent's safety net, as deployed
     if policy.task == "joint":
         changes["detector"] = detector or "haar-face"
+        changes["bracket_moves"] = EVAL_BRACKET_MOVES  # the detection safety net (a real detector only)
         if not scenes and changes["detector"] == "haar-face":
             changes["scenes"] = ("astronaut",)  # the held-out photo with a face
     elif policy.task == "focus":

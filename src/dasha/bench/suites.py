@@ -34,6 +34,7 @@ from dasha.bench.runner import (
 )
 from dasha.camera.errors import SpecError
 from dasha.envs.config import EVAL_SCENES, EnvConfig
+from dasha.envs.exposure_bracket import EVAL_BRACKET_MOVES
 from dasha.envs.lens_fallback import EVAL_FALLBACK_MOVES
 
 SUITES = ("af", "ae", "joint", "detection-grid", "robustness", "table1", "all")
@@ -65,9 +66,11 @@ class BenchOptions:
 
 def suite_config(suite: str, opts: BenchOptions) -> EnvConfig:
     """The environment of a suite: held-out photos, 0.2 m – ∞, 5–1 000 lx, f/2.8, ours-mode observations, the
-    lens agent's safety net on (as deployed; :mod:`dasha.envs.lens_fallback`)."""
+    lens agent's safety net and, in the joint suite, the detection safety net on (as deployed;
+    :mod:`dasha.envs.lens_fallback`, :mod:`dasha.envs.exposure_bracket`)."""
     scenes = tuple(opts.scenes) if opts.scenes else EVAL_SCENES
-    cfg = EnvConfig(scenes=scenes, lux=(5.0, 1000.0), lens_fallback_moves=EVAL_FALLBACK_MOVES)
+    cfg = EnvConfig(scenes=scenes, lux=(5.0, 1000.0), lens_fallback_moves=EVAL_FALLBACK_MOVES,
+                    bracket_moves=EVAL_BRACKET_MOVES)  # fmt: skip
     if suite == "af":
         return cfg.replace(detector="in-focus")
     if suite == "ae":

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from dasha.camera.errors import SpecError
 from dasha.camera.sim.scene import BACKGROUND_TEXTURES, MIN_DISTANCE_M, OBJECT_TEXTURES
+from dasha.envs.exposure_bracket import BRACKET_STOPS
 from dasha.envs.rewards import IN_FOCUS_PX
 from dasha.vision.detectors import DETECTORS
 
@@ -74,6 +75,9 @@ class EnvConfig:
             that runs when the agent used its whole ``lens_horizon`` without stopping
             (:mod:`dasha.envs.lens_fallback`). 0 (off) in training, so the agent learns to finish by itself;
             evaluation and deployment turn it on.
+        bracket_moves: ours mode, joint task with a real detector: frames of the detection safety net, an
+            exposure bracket at the final lens position when the lens phase ends without a detection
+            (:mod:`dasha.envs.exposure_bracket`). 0 (off) in training; evaluation and deployment turn it on.
     """
 
     mode: Mode = "ours"
@@ -101,6 +105,7 @@ class EnvConfig:
     goal_blur_px: float = IN_FOCUS_PX
     best_by: Literal["blur", "sharpness"] = "blur"
     lens_fallback_moves: int = 0
+    bracket_moves: int = 0
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -139,6 +144,8 @@ class EnvConfig:
             raise SpecError(f"env step_cost must be in [0, 1], got {self.step_cost!r}")
         if not 0 <= self.lens_fallback_moves <= 20:
             raise SpecError(f"env lens_fallback_moves must be 0–20, got {self.lens_fallback_moves!r}")
+        if not 0 <= self.bracket_moves <= len(BRACKET_STOPS):
+            raise SpecError(f"env bracket_moves must be 0–{len(BRACKET_STOPS)}, got {self.bracket_moves!r}")
         for name in ("lens_horizon", "exposure_horizon", "max_high_level_steps"):
             if not 1 <= getattr(self, name) <= 100:
                 raise SpecError(f"env {name} must be 1–100, got {getattr(self, name)!r}")

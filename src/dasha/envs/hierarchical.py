@@ -28,10 +28,11 @@ low-level agent acts are summed into its next transition by RLlib (one high-leve
 * ``ours`` — termination: a real detector (``haar-face``, …) finds the object — on the hand-over frame or
   after a lens move — which ends the search as in the paper; or the low-level agent's stop (or forced stop
   after ``lens_horizon`` moves and, with ``lens_fallback_moves`` > 0, the safety net of
-  :mod:`dasha.envs.lens_fallback`). ``high`` hands over with its stop action (forced after
-  ``exposure_horizon`` moves). With the ground-truth ``in-focus`` judge (training) nothing ends the episode
-  but the stop: the agent learns to recognise focus itself (the judge also scores the hand-over frame, so a
-  stop there without a lens move can succeed).
+  :mod:`dasha.envs.lens_fallback`). With a real detector and ``bracket_moves`` > 0, a lens phase that ends
+  without a detection is followed by the exposure bracket of :mod:`dasha.envs.exposure_bracket`. ``high``
+  hands over with its stop action (forced after ``exposure_horizon`` moves). With the ground-truth
+  ``in-focus`` judge (training) nothing ends the episode but the stop: the agent learns to recognise focus
+  itself (the judge also scores the hand-over frame, so a stop there without a lens move can succeed).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ import numpy as np
 from ray.rllib.env.multi_agent_env import MultiAgentEnv
 
 from dasha.envs.config import EnvConfig
+from dasha.envs.exposure_bracket import exposure_bracket
 from dasha.envs.lens_fallback import lens_fallback
 from dasha.envs.rewards import (
     ours_move_reward,
@@ -49,7 +51,7 @@ from dasha.envs.rewards import (
     paper_high_level_reward,
     paper_low_level_reward,
 )
-from dasha.envs.task import CameraTask, Step, exposure_error_stops
+from dasha.envs.task import OURS_EXPOSURE_RANGE_US, CameraTask, Step, exposure_error_stops
 
 HIGH = "high"
 
@@ -192,6 +194,7 @@ class HierarchicalCameraEnv(MultiAgentEnv):
         before = self.step_
         assert before is not None
         if not task.paper and not task.apply_lens(action):  # our stop
+            self._bracket()
             return {}, {lid: ours_stop_reward(self.detected)}, _flags(all_=True), _flags(), self._final_info(lid)
         if task.paper:
             task.apply_lens(action)
@@ -218,6 +221,7 @@ class HierarchicalCameraEnv(MultiAgentEnv):
                 self.turn_lens_moves += 1
                 self._advance(extra)
                 self.detected = task.detection(extra) is not None
+            self._bracket()
             return (
                 {},
                 {lid: reward + ours_stop_reward(self.detected)},
@@ -226,6 +230,15 @@ class HierarchicalCameraEnv(MultiAgentEnv):
                 self._final_info(lid),
             )
         return {lid: self._low_obs()}, {lid: reward}, _flags(), _flags(), {}
+
+    def _bracket(self) -> None:
+        """Ours, real detector: the lens phase ends without a detection — the exposure bracket (off in training)."""
+        if self.detected:
+            return
+        for extra in exposure_bracket(self.task, self.config.bracket_moves, OURS_EXPOSURE_RANGE_US):
+            self.exposure_moves += 1
+            self._advance(extra)
+            self.detected = self.task.detection(extra) is not None
 
     def _back_to_high(self, lid: str, reward: float) -> tuple[dict, dict, dict, dict, dict]:
         """Paper: the low-level horizon ended without detection; the high level acts again (or truncation)."""

@@ -1,11 +1,12 @@
 """Tune a live camera with a trained policy: single-shot, or continuous with re-triggering (``dasha run``).
 
 Works on any :class:`~dasha.camera.Camera` with a lens (simulator, replay, hardware backends): the policy's
-observations are built from the frames alone (no ground truth). Single-shot runs the exposure agent until it
-hands over, then the lens agent until it stops (both capped; a lens agent that never stops hands over to the
-safety net's short contrast search, :mod:`dasha.envs.lens_fallback`). Continuous mode then watches the stream and
-re-runs the agents when the scene changes (brightness or sharpness drift beyond a threshold for several frames),
-so it neither hunts nor oscillates.
+observations are built from the frames alone (no ground truth). Single-shot runs the exposure agent until it hands
+over, then the lens agent until it stops (both capped; a lens agent that never stops hands over to the safety net's
+short contrast search, :mod:`dasha.envs.lens_fallback`; with a detector that has not found the object by then, a
+short exposure bracket follows, :mod:`dasha.envs.exposure_bracket`). Continuous mode then watches the stream and
+re-runs the agents when the scene changes (brightness or sharpness drift beyond a threshold for several frames), so
+it neither hunts nor oscillates.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from typing import Any
 
 from dasha.agents.policy import Policy
 from dasha.camera.base import Camera
+from dasha.envs.exposure_bracket import EVAL_BRACKET_MOVES, exposure_bracket
 from dasha.envs.lens_fallback import EVAL_FALLBACK_MOVES, lens_fallback
-from dasha.envs.task import CameraTask, Step, median_grey
+from dasha.envs.task import OURS_EXPOSURE_RANGE_US, CameraTask, Step, median_grey
 
 
 @dataclass
@@ -102,6 +104,10 @@ class LiveTuner:
             step, e_moves = self._exposure(step)
         if self.policy.task in ("joint", "focus"):
             step, l_moves = self._focus(step)
+        if self.policy.task == "joint" and self.found(step) is False:  # the detection safety net
+            extra = exposure_bracket(self.task, EVAL_BRACKET_MOVES, OURS_EXPOSURE_RANGE_US)
+            if extra:
+                step, e_moves = extra[-1], e_moves + len(extra)
         lens = self.camera.lens
         return TuneResult(self.camera.exposure_us, lens.voltage if lens else None, e_moves, l_moves,
                           time.monotonic() - t0, step, self.found(step))  # fmt: skip
