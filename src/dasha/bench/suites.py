@@ -221,7 +221,7 @@ def run_suite(suite: str, opts: BenchOptions, json_out: Path | None = None) -> d
                                          seed=opts.seed)  # fmt: skip
         elif name == "robustness":
             doc = robustness(opts)
-            figures.robustness_plot(doc["curves"], plots)
+            figures.robustness_plot(doc["curves"], plots, doc["episodes_per_point"])
         else:
             af = docs.get("af") or run_method_suite("af", opts)[0]
             doc = figures.table1(af)
