@@ -70,3 +70,27 @@ def test_ours_rewards() -> None:
     # the lens error is flat inside ±0.06 dpt and grows by log2 per doubling far from focus
     assert focus_error(0.0) == focus_error(0.06) == 0.0 and focus_error(0.18) == pytest.approx(math.log(2))
     assert focus_error(-1.0) == focus_error(1.0)
+
+
+def test_paper_histogram_is_numpys_over_the_frames_own_range() -> None:
+    """The authors' rule is ``numpy.histogram(frame, bins=10)``; our uint8 fast path must give the same bins."""
+    import numpy as np
+
+    from dasha.vision.histogram import paper_histogram
+
+    rng = np.random.default_rng(0)
+    narrow = rng.integers(30, 41, (100, 80), dtype=np.uint8)
+    narrow[0, 0] = 200  # one outlier stretches the range
+    frames = [
+        rng.integers(0, 256, (256, 256), dtype=np.uint8),
+        rng.normal(100, 30, (128, 128)).clip(0, 255).astype(np.uint8),
+        narrow,
+        np.full((16, 16), 7, np.uint8),  # constant frame: numpy's ±0.5 range
+        rng.uniform(0, 255, (32, 32)),  # float frames take numpy's path
+    ]
+    for frame in frames:
+        counts, edges, peak = paper_histogram(frame)
+        ref_counts, ref_edges = np.histogram(frame, bins=10)
+        assert counts.dtype == ref_counts.dtype and np.array_equal(counts, ref_counts)
+        assert np.array_equal(edges, ref_edges)
+        assert peak == ref_edges[int(np.argmax(ref_counts))]

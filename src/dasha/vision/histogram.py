@@ -26,7 +26,15 @@ def paper_histogram(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         ``(counts, edges, peak)``: int64 counts of 10 bins over the frame's min–max, the 11 bin edges
         (grey levels, float64), and P = the left edge of the fullest bin (first one on ties).
     """
-    counts, edges = np.histogram(_grey(image), bins=PAPER_BINS)
+    a = _grey(image)
+    if a.dtype == np.uint8:  # same bins, from the 256 level counts: ≈10× faster than over every pixel
+        levels = np.bincount(a.ravel(), minlength=256)
+        present = np.flatnonzero(levels)
+        lo, hi = int(present[0]), int(present[-1])
+        weighted, edges = np.histogram(np.arange(lo, hi + 1), bins=PAPER_BINS, weights=levels[lo : hi + 1])
+        counts = weighted.astype(np.int64)
+    else:
+        counts, edges = np.histogram(a, bins=PAPER_BINS)
     return counts, edges, float(edges[int(np.argmax(counts))])
 
 
