@@ -105,4 +105,6 @@ def test_env_config_checks_the_bracket_budget() -> None:
     from dasha.envs.config import EnvConfig
 
     with pytest.raises(SpecError, match="bracket_moves"):
-        EnvConfig(bracket_moves=len(BRACKET_STOPS) + 1)
+        EnvConfig(bracket_moves=11)
+    with pytest.raises(SpecError, match="bracket_moves"):
+        EnvConfig(bracket_moves=-1)

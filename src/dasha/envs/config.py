@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 from dasha.camera.errors import SpecError
 from dasha.camera.sim.scene import BACKGROUND_TEXTURES, MIN_DISTANCE_M, OBJECT_TEXTURES
-from dasha.envs.exposure_bracket import BRACKET_STOPS
 from dasha.envs.rewards import IN_FOCUS_PX
 from dasha.vision.detectors import DETECTORS
 
@@ -77,7 +76,8 @@ class EnvConfig:
             evaluation and deployment turn it on.
         bracket_moves: ours mode, joint task with a real detector: frames of the detection safety net, an
             exposure bracket at the final lens position when the lens phase ends without a detection
-            (:mod:`dasha.envs.exposure_bracket`). 0 (off) in training; evaluation and deployment turn it on.
+            (:mod:`dasha.envs.exposure_bracket`; it has 3 exposures to try, more budget changes nothing). 0 (off)
+            in training; evaluation and deployment turn it on.
     """
 
     mode: Mode = "ours"
@@ -144,8 +144,8 @@ class EnvConfig:
             raise SpecError(f"env step_cost must be in [0, 1], got {self.step_cost!r}")
         if not 0 <= self.lens_fallback_moves <= 20:
             raise SpecError(f"env lens_fallback_moves must be 0–20, got {self.lens_fallback_moves!r}")
-        if not 0 <= self.bracket_moves <= len(BRACKET_STOPS):
-            raise SpecError(f"env bracket_moves must be 0–{len(BRACKET_STOPS)}, got {self.bracket_moves!r}")
+        if not 0 <= self.bracket_moves <= 10:
+            raise SpecError(f"env bracket_moves must be 0–10, got {self.bracket_moves!r}")
         for name in ("lens_horizon", "exposure_horizon", "max_high_level_steps"):
             if not 1 <= getattr(self, name) <= 100:
                 raise SpecError(f"env {name} must be 1–100, got {getattr(self, name)!r}")
