@@ -91,7 +91,7 @@ def test_live_tuning_brackets_the_exposure_when_the_detector_misses(joint_policy
     from dasha.envs.exposure_bracket import BRACKET_STOPS
 
     monkeypatch.setattr(joint_policy, "act", lambda module, obs: 0)  # both agents stop at once
-    cam = make_camera("sim:distance=0.5,lux=100,exposure=20000")
+    cam = make_camera("sim:distance=0.5,lux=100,exposure=20000,lens=50")
     tuner = LiveTuner(cam, joint_policy, detector="haar-face")
     bright_enough = 20_000 * 2**0.75  # a stand-in detector that needs a whole stop more light
     monkeypatch.setattr(tuner.task, "_detect", lambda step: (0, 0, 9, 9) if step.frame.exposure_us > bright_enough
@@ -105,3 +105,14 @@ def test_live_tuning_brackets_the_exposure_when_the_detector_misses(joint_policy
     result = tuner.tune()
     assert result.found is False and result.exposure_moves == len(BRACKET_STOPS) + 1
     assert result.exposure_us == pytest.approx(20_000)
+
+
+def test_live_tuning_homes_a_lens_left_outside_the_training_range(joint_policy: Policy, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(joint_policy, "act", lambda module, obs: 0)  # both agents stop at once
+    lo, hi = joint_policy.env_config().start_lens_range_v
+    cam = make_camera("sim:distance=0.5,lux=100,lens=24")  # a lens at rest
+    result = LiveTuner(cam, joint_policy).tune()
+    assert result.lens_v == pytest.approx((lo + hi) / 2) and result.lens_moves == 1  # one move home
+    cam.lens.set_voltage(lo + 0.5)  # inside the range: left where it is
+    result = LiveTuner(cam, joint_policy).tune()
+    assert result.lens_v == pytest.approx(lo + 0.5) and result.lens_moves == 0

@@ -1,12 +1,13 @@
 """Tune a live camera with a trained policy: single-shot, or continuous with re-triggering (``dasha run``).
 
 Works on any :class:`~dasha.camera.Camera` with a lens (simulator, replay, hardware backends): the policy's
-observations are built from the frames alone (no ground truth). Single-shot runs the exposure agent until it hands
-over, then the lens agent until it stops (both capped; a lens agent that never stops hands over to the safety net's
-short contrast search, :mod:`dasha.envs.lens_fallback`; with a detector that has not found the object by then, a
-short exposure bracket follows, :mod:`dasha.envs.exposure_bracket`). Continuous mode then watches the stream and
-re-runs the agents when the scene changes (brightness or sharpness drift beyond a threshold for several frames), so
-it neither hunts nor oscillates.
+observations are built from the frames alone (no ground truth). Single-shot parks a lens that rests outside the
+agents' training range at their home voltage, then runs the exposure agent until it hands over, then the lens agent
+until it stops (both capped; a lens agent that never stops hands over to the safety net's short contrast search,
+:mod:`dasha.envs.lens_fallback`; with a detector that has not found the object by then, a short exposure bracket
+follows, :mod:`dasha.envs.exposure_bracket`). Continuous mode then watches the stream and re-runs the agents when
+the scene changes (brightness or sharpness drift beyond a threshold for several frames), so it neither hunts nor
+oscillates.
 """
 
 from __future__ import annotations
@@ -93,17 +94,34 @@ class LiveTuner:
                 step, moves = extra[-1], moves + len(extra)
         return step, moves
 
+    def _home_lens(self) -> int:
+        """Move the lens into the voltage range the agents start from in training, if it is outside; 1 move or 0.
+
+        A lens at rest (a Varioptic lens at 24 V) or left far away is blurred beyond anything the agents have
+        seen; the middle of ``start_lens_range_v`` (46–53 V: focus from 0.2 m to ∞, with 1 V margin) is their
+        home position, as a camera's AF parks its lens before a search.
+        """
+        lens = self.camera.lens
+        if lens is None or self.policy.task == "exposure":
+            return 0
+        lo, hi = self.config.start_lens_range_v
+        if lo <= lens.voltage <= hi:
+            return 0
+        lens.set_voltage(lens.limits.clip((lo + hi) / 2.0))
+        return 1
+
     def tune(self) -> TuneResult:
         """One single-shot pass: exposure agent, then lens agent."""
         if self.config.mode != "ours":
             raise ValueError("live tuning needs an ours-mode policy (it decides itself when to stop)")
         t0 = time.monotonic()
+        e_moves, l_moves = 0, self._home_lens()
         step = self.task.capture()
-        e_moves = l_moves = 0
         if self.policy.task in ("joint", "exposure"):
             step, e_moves = self._exposure(step)
         if self.policy.task in ("joint", "focus"):
-            step, l_moves = self._focus(step)
+            step, moves = self._focus(step)
+            l_moves += moves
         if self.policy.task == "joint" and self.found(step) is False:  # the detection safety net
             extra = exposure_bracket(self.task, EVAL_BRACKET_MOVES, OURS_EXPOSURE_RANGE_US)
             if extra:
