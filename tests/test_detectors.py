@@ -412,3 +412,17 @@ def test_yolo_contract(
         make_detector("yolo", weights="yolov8n.pt")
     with pytest.raises(ValueError, match="exactly one"):
         make_detector("yolo")
+
+
+def test_aruco_marker_scene_from_a_camera_spec() -> None:
+    """``sim:scene=aruco:7``: the simulator renders the marker; it decodes in focus and not far out of focus."""
+    from dasha.camera import make_camera
+    from dasha.camera.sim import load_texture
+
+    assert np.array_equal(load_texture("aruco:7"), aruco_marker_texture(7).astype(np.float32) / 255.0)
+    cam = make_camera("sim:scene=aruco:7,distance=1.0,lux=300,exposure=8000")
+    det = make_detector("aruco")
+    cam.lens.set_voltage(cam.in_focus_voltage())
+    assert [b.label for b in det.detect(cam.capture().image)] == ["aruco-7"]
+    cam.lens.set_voltage(cam.in_focus_voltage() + 4.0)  # ≈ 65 px of blur
+    assert det.detect(cam.capture().image) == []

@@ -28,14 +28,19 @@ def test_shipped_policy_on_held_out_scenes(name: str, min_success: float, max_st
     assert all(r.scene in ("astronaut", "coffee", "moon", "coins") for r in results)  # never a training photo
 
 
-@pytest.mark.parametrize("spec", ["sim", "sim:distance=0.3,lux=20", "sim:distance=inf,lux=500,lens=70"])
-def test_shipped_joint_policy_tunes_a_camera_from_its_rest_position(spec: str) -> None:
+@pytest.mark.parametrize(
+    ("spec", "detector"),
+    [("sim", "haar-face"), ("sim:distance=0.3,lux=20", "haar-face"), ("sim:distance=inf,lux=500,lens=70", "haar-face"),
+     ("sim:scene=aruco:7,distance=0.4,lux=30", "aruco")],
+)  # fmt: skip
+def test_shipped_joint_policy_tunes_a_camera_from_its_rest_position(spec: str, detector: str) -> None:
     """`dasha run --camera sim --detector haar-face` (README): the sim lens rests at 24 V, far outside the range
-    the agents start from in training; the tuner parks it at home first, then the agents find the face."""
+    the agents start from in training; the tuner parks it at home first, then the agents find the object (a face,
+    or a fiducial marker the policy never saw in training)."""
     from dasha.camera import make_camera
     from dasha.runtime.live import LiveTuner
 
     cam = make_camera(spec)
-    result = LiveTuner(cam, Policy.load(POLICIES / "joint"), detector="haar-face").tune()
+    result = LiveTuner(cam, Policy.load(POLICIES / "joint"), detector=detector).tune()
     assert result.found is True, result
     assert result.exposure_moves + result.lens_moves <= 8, result

@@ -38,6 +38,8 @@ def test_sim_spec_sets_every_documented_key() -> None:
         ("sim:lux=abc", "not a valid"),
         ("sim:distance=0.05", "distance"),
         ("sim:scene=/no/such/file.png", "not found"),
+        ("sim:scene=aruco:99", "aruco:ID"),
+        ("sim:scene=aruco:x", "aruco:ID"),
         ("sim:lux", "expected key=value"),
         ("sim:lux=1,lux=2", "twice"),
         ("sim:size=12x", "size"),

@@ -4,10 +4,10 @@ Grammar: ``KIND`` or ``KIND:ARGS``.
 
 =========================  ==================================================================================
 ``sim``                    simulator with defaults (astronaut on brick at 1.7 m, 100 lx, f/2.8, 256×256 px)
-``sim:key=value,...``      keys: ``scene`` (skimage photo name or image path), ``background``, ``distance``
-                           (m, ≥ 0.2, or ``inf``), ``lux`` (lx), ``fnumber``, ``seed``, ``size`` (``256`` or
-                           ``HxW`` px), ``exposure`` (µs), ``lens`` (V), ``fraction`` (object width / frame
-                           width), ``vibration`` (dpt RMS), ``light`` (``constant`` | ``paper`` | ``random``)
+``sim:key=value,...``      keys: ``scene`` (skimage photo name, ``aruco:ID`` or image path), ``background``,
+                           ``distance`` (m, ≥ 0.2, or ``inf``), ``lux`` (lx), ``fnumber``, ``seed``, ``size``
+                           (``256`` or ``HxW`` px), ``exposure`` (µs), ``lens`` (V), ``fraction`` (object width /
+                           frame width), ``vibration`` (dpt RMS), ``light`` (``constant`` | ``paper`` | ``random``)
 ``replay:FILE.npz``        replays a ``dasha record-grid`` file (nearest recorded exposure and lens voltage)
 ``basler[:SERIAL]``        Basler camera via pypylon (``pip install 'dasha[basler]'``)
 ``opencv:INDEX``           UVC camera via OpenCV ``VideoCapture``
@@ -24,7 +24,7 @@ from dasha.camera.base import Camera
 from dasha.camera.errors import SpecError
 
 _SIM_KEYS: dict[str, tuple[Callable[[str], Any], str]] = {
-    "scene": (str, "object texture: skimage photo name or image file"),
+    "scene": (str, "object texture: skimage photo name, aruco:ID or image file"),
     "background": (str, "background texture: skimage photo name or image file"),
     "distance": (float, "object distance, m (≥ 0.2, or inf)"),
     "lux": (float, "illuminance, lx"),

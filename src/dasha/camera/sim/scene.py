@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from dasha.camera.errors import SpecError
+from dasha.camera.sim.markers import aruco_marker_texture
 
 #: Real photos from ``skimage.data`` usable as objects (all ship with scikit-image; no download).
 OBJECT_TEXTURES: tuple[str, ...] = (
@@ -51,7 +52,8 @@ def load_texture(name_or_path: str | Path) -> np.ndarray:
     """Load a grey texture as float32 in [0, 1].
 
     Args:
-        name_or_path: a ``skimage.data`` photo name (``"astronaut"``) or an image file path.
+        name_or_path: a ``skimage.data`` photo name (``"astronaut"``), ``"aruco:ID"`` (a printed ArUco marker of
+            ``DICT_4X4_50``, :mod:`dasha.camera.sim.markers`) or an image file path.
 
     Raises:
         SpecError: unknown name, missing or unreadable file, or a flat image.
@@ -59,6 +61,8 @@ def load_texture(name_or_path: str | Path) -> np.ndarray:
     key = str(name_or_path)
     if key in OBJECT_TEXTURES or key in BACKGROUND_TEXTURES:
         img = _skimage_photo(key)
+    elif key.startswith("aruco:"):
+        img = _marker(key)
     else:
         path = Path(key).expanduser()
         if not path.is_file():
@@ -73,6 +77,14 @@ def load_texture(name_or_path: str | Path) -> np.ndarray:
     if float(out.max() - out.min()) < 1e-3:
         raise SpecError(f"scene image {key!r} is flat (no texture to focus on)")
     return out
+
+
+@lru_cache(maxsize=8)
+def _marker(key: str) -> np.ndarray:
+    try:
+        return aruco_marker_texture(int(key.partition(":")[2]))
+    except ValueError as exc:
+        raise SpecError(f"scene {key!r}: {exc} (write aruco:ID, ID a DICT_4X4_50 marker id 0–49)") from None
 
 
 @lru_cache(maxsize=32)
