@@ -11,9 +11,11 @@ from gymnasium.utils.env_checker import check_env
 
 from dasha.agents.export import random_policy
 from dasha.baselines.paper_rl import PhaseShiftFocusEnv, TenFocusEnv
-from dasha.bench.suites import BenchOptions, run_suite, update_readme
+from dasha.bench.suites import BenchOptions, run_method_suite, run_suite, update_readme
 from dasha.cli import main
 from dasha.envs import EnvConfig
+from dasha.envs.exposure_bracket import EVAL_BRACKET_MOVES
+from dasha.envs.lens_fallback import EVAL_FALLBACK_MOVES
 
 CONTRACT_KEYS = {"success_rate", "mean_steps", "p95_steps", "ms_per_step", "rig_seconds"}
 
@@ -95,3 +97,19 @@ def test_a_policy_runs_in_the_suite_world_with_its_own_observation_settings(tmp_
     cfg = getattr(env, "unwrapped", env).task.config
     assert (cfg.best_by, cfg.lens_horizon) == ("sharpness", 7)  # the policy's observations and horizon
     assert (cfg.scenes, cfg.goal_blur_px, cfg.detector) == (EVAL_SCENES, 2.0, "in-focus")  # the suite's world
+
+
+def test_dasha_policy_is_the_same_policy_with_its_safety_nets_off(tmp_path: Path) -> None:
+    from dasha.bench.suites import env_for, players, suite_config
+
+    random_policy("joint", EnvConfig(detector="in-focus"), tmp_path / "joint")
+    opts = BenchOptions(episodes=2, methods=["dasha", "dasha_policy"], policies=tmp_path)
+    found = players("joint", opts)
+    assert set(found) == {"dasha", "dasha_policy"}
+    assert found["dasha"].policy.path == found["dasha_policy"].policy.path  # one policy directory
+    cfg = suite_config("joint", opts)
+    nets = {name: env_for(p, "joint", cfg).task.config for name, p in found.items()}
+    budgets = {name: (c.lens_fallback_moves, c.bracket_moves) for name, c in nets.items()}
+    assert budgets == {"dasha": (EVAL_FALLBACK_MOVES, EVAL_BRACKET_MOVES), "dasha_policy": (0, 0)}
+    doc, _ = run_method_suite("joint", opts)
+    assert set(doc["methods"]) == {"dasha", "dasha_policy"}

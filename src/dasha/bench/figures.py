@@ -136,13 +136,21 @@ def robustness_plot(curves: dict[str, dict[str, list[float]]], out: Path, per_po
 
 
 # -- bar charts of a method suite ---------------------------------------------------------------------------
+def _method_color(name: str) -> str:
+    """dasha green (the policy alone lighter), the paper's RL baselines purple, classical methods grey."""
+    if name == "dasha_policy":
+        return "yellowgreen"
+    if name.startswith("dasha"):
+        return "tab:green"
+    return "tab:purple" if name.endswith("_rl") else "tab:gray"
+
+
 def method_bars(doc: dict[str, Any], out: Path) -> Path:
     """Success rate and mean steps per method (one PNG per suite)."""
     plt = _plt()
     items = sorted(doc["methods"].items(), key=lambda kv: (-kv[1]["success_rate"], kv[1]["mean_steps"]))
     names = [k for k, _ in items]
-    colors = ["tab:green" if n.startswith("dasha") else ("tab:purple" if n.endswith("_rl") else "tab:gray")
-              for n in names]  # fmt: skip
+    colors = [_method_color(n) for n in names]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 0.45 * len(names) + 1.6))
     from matplotlib.ticker import NullFormatter, ScalarFormatter
 

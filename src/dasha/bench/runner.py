@@ -26,10 +26,12 @@ from dasha.vision.focus_measures import af_window, tenengrad
 
 @dataclass
 class PolicyPlayer:
-    """A trained policy acting through its environment."""
+    """A trained policy acting through its environment (with the deployed safety nets unless ``safety_nets`` is
+    False: :mod:`dasha.envs.lens_fallback`, :mod:`dasha.envs.exposure_bracket`)."""
 
     name: str
     policy: Policy
+    safety_nets: bool = True
 
     def play(self, env: Any, seed: int, index: int) -> EpisodeResult:
         return run_episode(self.policy, env, seed, index)

@@ -9,6 +9,9 @@
 ``table1``    Table I: our numbers beside the paper's
 ``all``       every suite above, plus the learning curves of the shipped RL policies (Fig. 3)
 ============  ======================================================================================
+
+Methods: the classical baselines, the paper's RL baselines, ``dasha_paper``, ``dasha`` (the shipped ours-mode
+policy with its deployed safety nets) and ``dasha_policy`` (the same policy alone, nets off; ``af`` and ``joint``).
 """
 
 from __future__ import annotations
@@ -38,14 +41,22 @@ from dasha.envs.exposure_bracket import EVAL_BRACKET_MOVES
 from dasha.envs.lens_fallback import EVAL_FALLBACK_MOVES
 
 SUITES = ("af", "ae", "joint", "detection-grid", "robustness", "table1", "all")
-RL_METHODS = ("dasha", "dasha_paper", "phase_shift_rl", "ten_rl")
+RL_METHODS = ("dasha", "dasha_policy", "dasha_paper", "phase_shift_rl", "ten_rl")
+#: ``dasha_policy``: the shipped ``dasha`` policy alone, its safety nets off (what the RL agent learned by itself).
+BARE_POLICY = "dasha_policy"
 JOINT_BASELINES = {"mean_luminance+brent": ("mean_luminance", "brent"), "basler_once+sweep": ("basler_once", "sweep"),
                    "agc+hill_climb": ("agc", "hill_climb")}  # fmt: skip
 #: Policy directory (under the policies root) of each RL method, per suite.
 POLICY_DIRS = {
-    "af": {"dasha": "focus", "dasha_paper": "focus_paper", "phase_shift_rl": "phase_shift_rl", "ten_rl": "ten_rl"},
-    "ae": {"dasha": "exposure", "dasha_paper": "exposure_paper"},
-    "joint": {"dasha": "joint", "dasha_paper": "joint_paper"},
+    "af": {
+        "dasha": "focus",
+        BARE_POLICY: "focus",
+        "dasha_paper": "focus_paper",
+        "phase_shift_rl": "phase_shift_rl",
+        "ten_rl": "ten_rl",
+    },
+    "ae": {"dasha": "exposure", "dasha_paper": "exposure_paper"},  # the exposure env has no safety net
+    "joint": {"dasha": "joint", BARE_POLICY: "joint", "dasha_paper": "joint_paper"},
 }
 
 
@@ -86,7 +97,7 @@ def players(suite: str, opts: BenchOptions) -> dict[str, Any]:
     for name, sub in POLICY_DIRS.get(suite, {}).items():
         path = opts.policies / sub
         if (path / "policy.json").is_file():
-            out[name] = PolicyPlayer(name, Policy.load(path))
+            out[name] = PolicyPlayer(name, Policy.load(path), safety_nets=name != BARE_POLICY)
         else:
             opts.notes[f"{suite}/{name}"] = f"skipped: no policy at {path}"
     if suite == "af":
@@ -111,6 +122,8 @@ def env_for(player: Any, suite: str, cfg: EnvConfig) -> Any:
     env_class = None
     if isinstance(player, PolicyPlayer):
         cfg = cfg.with_agent_fields(player.policy.env_config())
+        if not player.safety_nets:
+            cfg = cfg.replace(lens_fallback_moves=0, bracket_moves=0)
         env_class = player.policy.meta.get("env_class")
         env = make_env(task, cfg, env_class)
         player.policy.check_env(env)
