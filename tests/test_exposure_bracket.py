@@ -48,24 +48,24 @@ def _blind(task: CameraTask, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_bracket_stops_at_the_first_detecting_exposure(monkeypatch: pytest.MonkeyPatch) -> None:
     env = _env(BASE_US * 1.3, 3, monkeypatch)  # ½ stop more light is enough
     _blind(env.task, monkeypatch)
-    taken = exposure_bracket(env.task, 3, OURS_EXPOSURE_RANGE_US)
+    taken = exposure_bracket(env.task, 3)
     assert [s.frame.exposure_us for s in taken] == pytest.approx([BASE_US * 2**0.5], rel=1e-4)
     assert all(s.frame.truth is None for s in taken)  # decided on the detector's verdict alone
     assert env.task.camera.exposure_us == pytest.approx(BASE_US * 2**0.5, rel=1e-4)  # left where the detector succeeded
 
     env = _env(BASE_US * 1.8, 3, monkeypatch)  # needs a whole stop: +½, −½, +1
-    taken = exposure_bracket(env.task, 3, OURS_EXPOSURE_RANGE_US)
+    taken = exposure_bracket(env.task, 3)
     assert [s.frame.exposure_us for s in taken] == pytest.approx([BASE_US * 2**s for s in BRACKET_STOPS], rel=1e-4)
 
 
 def test_bracket_without_a_detection_returns_to_the_agents_exposure(monkeypatch: pytest.MonkeyPatch) -> None:
     env = _env(None, 3, monkeypatch)
-    taken = exposure_bracket(env.task, 3, OURS_EXPOSURE_RANGE_US)
+    taken = exposure_bracket(env.task, 3)
     expected = [BASE_US * 2**s for s in BRACKET_STOPS] + [BASE_US]
     assert [s.frame.exposure_us for s in taken] == pytest.approx(expected, rel=1e-4)
     assert env.task.camera.exposure_us == pytest.approx(BASE_US)
-    assert len(exposure_bracket(env.task, 1, OURS_EXPOSURE_RANGE_US)) == 2  # the budget caps the bracket
-    assert exposure_bracket(env.task, 0, OURS_EXPOSURE_RANGE_US) == []
+    assert len(exposure_bracket(env.task, 1)) == 2  # the budget caps the bracket
+    assert exposure_bracket(env.task, 0) == []
 
 
 def test_bracket_stays_inside_the_exposure_limits(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,7 +73,7 @@ def test_bracket_stays_inside_the_exposure_limits(monkeypatch: pytest.MonkeyPatc
     cam = env.task.camera
     hi = min(OURS_EXPOSURE_RANGE_US[1], cam.exposure_limits.high)
     cam.exposure_us = hi
-    taken = exposure_bracket(env.task, 3, OURS_EXPOSURE_RANGE_US)
+    taken = exposure_bracket(env.task, 3)
     exposures = [s.frame.exposure_us for s in taken]
     assert max(exposures) <= hi and exposures == pytest.approx([hi * 2**-0.5, hi], rel=1e-4)  # +½ and +1 clip: skipped
 
@@ -82,7 +82,7 @@ def test_bracket_does_nothing_with_the_ground_truth_judge() -> None:
     env = HierarchicalCameraEnv({"scenes": ("camera",), "detector": "in-focus", "bracket_moves": 3})
     env.reset(seed=0)
     assert env.task.detector is None
-    assert exposure_bracket(env.task, 3, OURS_EXPOSURE_RANGE_US) == []
+    assert exposure_bracket(env.task, 3) == []
 
 
 @pytest.mark.parametrize("bracket", [0, EVAL_BRACKET_MOVES])

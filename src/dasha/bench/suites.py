@@ -41,9 +41,9 @@ from dasha.envs.exposure_bracket import EVAL_BRACKET_MOVES
 from dasha.envs.lens_fallback import EVAL_FALLBACK_MOVES
 
 SUITES = ("af", "ae", "joint", "detection-grid", "robustness", "table1", "all")
-RL_METHODS = ("dasha", "dasha_policy", "dasha_paper", "phase_shift_rl", "ten_rl")
 #: ``dasha_policy``: the shipped ``dasha`` policy alone, its safety nets off (what the RL agent learned by itself).
 BARE_POLICY = "dasha_policy"
+RL_METHODS = ("dasha", BARE_POLICY, "dasha_paper", "phase_shift_rl", "ten_rl")
 JOINT_BASELINES = {"mean_luminance+brent": ("mean_luminance", "brent"), "basler_once+sweep": ("basler_once", "sweep"),
                    "agc+hill_climb": ("agc", "hill_climb")}  # fmt: skip
 #: Policy directory (under the policies root) of each RL method, per suite.

@@ -20,10 +20,7 @@ it does nothing: more light cannot make a defocused frame sharp.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from dasha.envs.task import CameraTask, Step
+from dasha.envs.task import OURS_EXPOSURE_RANGE_US, CameraTask, Step
 
 BRACKET_STOPS: tuple[float, ...] = (0.5, -0.5, 1.0)
 """Exposure offsets of the bracket (stops, in the order tried): detectors prefer a little more light."""
@@ -31,13 +28,15 @@ EVAL_BRACKET_MOVES = 3
 """Bracket frames in evaluation and deployment (the return to the agents' exposure comes on top)."""
 
 
-def exposure_bracket(task: CameraTask, max_frames: int, exposure_range_us: tuple[float, float]) -> list[Step]:
+def exposure_bracket(task: CameraTask, max_frames: int) -> list[Step]:
     """Bracket the current exposure until ``task``'s detector finds the object; returns the frames taken.
+
+    Exposures stay within the range our exposure actions use (:data:`~dasha.envs.task.OURS_EXPOSURE_RANGE_US`)
+    and the camera's own limits.
 
     Args:
         task: the episode's task; its camera is left at the detecting exposure, or back at the start exposure.
         max_frames: at most this many bracket frames (0: nothing is done).
-        exposure_range_us: exposures (µs) the net may use, further clipped to the camera's own limits.
 
     Returns:
         The captured steps in order (empty without a real detector or without budget).
@@ -46,8 +45,8 @@ def exposure_bracket(task: CameraTask, max_frames: int, exposure_range_us: tuple
         return []
     cam = task.camera
     base = float(cam.exposure_us)
-    lo = max(exposure_range_us[0], cam.exposure_limits.low)
-    hi = min(exposure_range_us[1], cam.exposure_limits.high)
+    lo = max(OURS_EXPOSURE_RANGE_US[0], cam.exposure_limits.low)
+    hi = min(OURS_EXPOSURE_RANGE_US[1], cam.exposure_limits.high)
     taken: list[Step] = []
     for stops in BRACKET_STOPS[:max_frames]:
         e = min(max(base * 2.0**stops, lo), hi)

@@ -51,7 +51,7 @@ from dasha.envs.rewards import (
     paper_high_level_reward,
     paper_low_level_reward,
 )
-from dasha.envs.task import OURS_EXPOSURE_RANGE_US, CameraTask, Step, exposure_error_stops
+from dasha.envs.task import CameraTask, Step, exposure_error_stops
 
 HIGH = "high"
 
@@ -235,7 +235,7 @@ class HierarchicalCameraEnv(MultiAgentEnv):
         """Ours, real detector: the lens phase ends without a detection — the exposure bracket (off in training)."""
         if self.detected:
             return
-        for extra in exposure_bracket(self.task, self.config.bracket_moves, OURS_EXPOSURE_RANGE_US):
+        for extra in exposure_bracket(self.task, self.config.bracket_moves):
             self.exposure_moves += 1
             self._advance(extra)
             self.detected = self.task.detection(extra) is not None

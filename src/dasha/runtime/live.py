@@ -22,7 +22,7 @@ from dasha.agents.policy import Policy
 from dasha.camera.base import Camera
 from dasha.envs.exposure_bracket import EVAL_BRACKET_MOVES, exposure_bracket
 from dasha.envs.lens_fallback import EVAL_FALLBACK_MOVES, lens_fallback
-from dasha.envs.task import OURS_EXPOSURE_RANGE_US, CameraTask, Step, median_grey
+from dasha.envs.task import CameraTask, Step, median_grey
 
 
 @dataclass
@@ -123,7 +123,7 @@ class LiveTuner:
             step, moves = self._focus(step)
             l_moves += moves
         if self.policy.task == "joint" and self.found(step) is False:  # the detection safety net
-            extra = exposure_bracket(self.task, EVAL_BRACKET_MOVES, OURS_EXPOSURE_RANGE_US)
+            extra = exposure_bracket(self.task, EVAL_BRACKET_MOVES)
             if extra:
                 step, e_moves = extra[-1], e_moves + len(extra)
         lens = self.camera.lens
