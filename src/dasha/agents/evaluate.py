@@ -1,14 +1,13 @@
 """Evaluate a trained policy on seeded simulator episodes (``dasha eval``, ``dasha demo``), without Ray.
 
-Every episode starts from the env's random "factory" settings; the policy acts greedily until it stops (ours) or the
-environment ends the episode (paper). As deployed, an ours-mode lens agent that uses its whole horizon without
-stopping is followed by the safety net's short contrast search (:mod:`dasha.envs.lens_fallback`), and a joint
-episode whose lens phase ends without a detection by the exposure bracket (:mod:`dasha.envs.exposure_bracket`).
-Success is judged on the final frame: well exposed (exposure), in focus (focus), detected by the configured detector
-(joint). ``mean_steps`` counts commands (exposure and lens moves); ``ms_per_step`` is the policy's own compute per
-step (features + network), excluding capture; ``rig_seconds`` converts each episode to wall time on two rig models
-(``paper``: 4.5 s per step, as the original code's 3 s sleeps; ``fast``: frame time max(exposure, 20 ms) + 15 ms per
-lens move).
+Every episode starts from the env's start settings; the policy acts greedily until it stops (ours) or the environment
+ends the episode by the method's own rule (paper: the detector, or the no-reference ``estimated-focus`` test). As
+deployed, a lens phase that ends on a frame failing the acceptance test is followed by the safety nets
+(:mod:`dasha.envs.safety_nets`). Success is judged on the final frame (:data:`SUCCESS`). ``mean_steps`` counts commands
+(exposure and lens moves); ``ms_per_step`` is everything the method computes per frame it sees (features, decision,
+and the detector when the method calls it — reported apart as ``detector_ms_per_step``), excluding capture;
+``rig_seconds`` converts each successful episode to wall time on two rig models (``paper``: 4.5 s per step, as the
+original code's 3 s sleeps; ``fast``: frame time max(exposure, 20 ms) + 15 ms per lens move).
 """
 
 from __future__ import annotations
@@ -24,12 +23,22 @@ import numpy as np
 
 from dasha.agents.policy import Policy
 from dasha.camera.base import Frame
-from dasha.camera.rig import rig_seconds
-from dasha.envs.config import EVAL_SCENES, EnvConfig
+from dasha.camera.rig import RIGS, rig_seconds
+from dasha.envs.config import EVAL_BACKGROUNDS, EVAL_SCENES, EnvConfig, domain_changes
 from dasha.envs.exposure_bracket import EVAL_BRACKET_MOVES
 from dasha.envs.lens_fallback import EVAL_FALLBACK_MOVES
 from dasha.envs.rewards import IN_FOCUS_PX
 from dasha.vision.histogram import paper_histogram
+
+#: What success means per task (the suite it is scored in): ``exposure`` — well exposed (the paper's histogram rule,
+#: P ∈ [50, 150]); ``focus`` — in focus (object blur ≤ 2 px, ground truth); ``joint`` — the detector finds the object
+#: (a box on it, IoU ≥ 0.5 with the reference) **and** it is in focus, on the final frame.
+SUCCESS = {
+    "exposure": "well exposed: histogram peak P ∈ [50, 150] (paper rule)",
+    "focus": "in focus: object blur ≤ 2 px on the final frame",
+    "joint": "detected (IoU ≥ 0.5, box on the object) and in focus (blur ≤ 2 px) on the final frame",
+}
+Z95 = 1.959963984540054
 
 
 @dataclass
@@ -50,6 +59,15 @@ class EpisodeResult:
     final_blur_px: float
     ms_per_step: float
     rig_seconds: dict[str, float]
+    background: str = ""
+    detected: bool | None = None
+    """Joint: the detector finds the object on the final frame (None in the other tasks)."""
+    in_focus: bool | None = None
+    """Object blur ≤ 2 px on the final frame (ground truth; None without it)."""
+    detector_ms_per_step: float = 0.0
+    """The part of ``ms_per_step`` spent in the detector (the method called it)."""
+    object_clipped_fraction: float = math.nan
+    """Fraction of the object's pixels clipped (≤ 2 or ≥ 253 grey) on the final frame."""
     first: np.ndarray | None = field(default=None, repr=False)
     last: np.ndarray | None = field(default=None, repr=False)
     box: tuple[float, ...] | None = None
@@ -92,10 +110,8 @@ def make_env(task: str, config: EnvConfig, env_class: str | None = None) -> Any:
 
 
 def run_episode(policy: Policy, env: Any, seed: int, index: int) -> EpisodeResult:
-    """One greedy episode of ``policy`` in ``env``."""
-    task = env.task
+    """One greedy episode of ``policy`` in ``env``; success is judged on the final frame (:data:`SUCCESS`)."""
     decide_s = 0.0
-    decisions = 0
     if policy.task == "joint":
         obs, _ = env.reset(seed=seed)
         done = False
@@ -104,37 +120,72 @@ def run_episode(policy: Policy, env: Any, seed: int, index: int) -> EpisodeResul
             t0 = time.perf_counter()
             action = policy.act("high_level" if agent == "high" else "low_level", o)
             decide_s += time.perf_counter() - t0
-            decisions += 1
             obs, _, term, trunc, _ = env.step({agent: action})
             done = term["__all__"] or trunc["__all__"]
-        success = env.success
     else:
-        obs, info = env.reset(seed=seed)
+        obs, _ = env.reset(seed=seed)
         done = False
         while not done:
             t0 = time.perf_counter()
             action = policy.act(policy.task, obs)
             decide_s += time.perf_counter() - t0
-            decisions += 1
-            obs, _, term, trunc, info = env.step(action)
+            obs, _, term, trunc, _ = env.step(action)
             done = term or trunc
-        success = bool(info["success"])
-    compute_s = task.perception_s * ((len(task.frames) - 1) / max(len(task.frames), 1)) + decide_s
-    return episode_result(task, index, bool(success), compute_s, decisions)
+    return episode_result(env.task, index, policy.task, decide_s)
 
 
-def episode_result(task: Any, index: int, success: bool, compute_s: float, decisions: int) -> EpisodeResult:
-    """Summarise the frames of ``task``'s current episode (shared by policies and baselines)."""
+def wilson_interval(successes: int, n: int) -> tuple[float, float]:
+    """95 % Wilson score interval of a rate (0–1)."""
+    if n <= 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1.0 + Z95**2 / n
+    centre = (p + Z95**2 / (2 * n)) / denom
+    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def judge(task: Any, kind: str) -> tuple[bool, bool | None, bool | None]:
+    """Score the episode's final frame: ``(success, detected, in_focus)`` (:data:`SUCCESS`; ground truth allowed)."""
+    last = task.steps[-1]
+    truth = last.frame.truth
+    focused = None if truth is None else bool(truth.blur_px <= IN_FOCUS_PX)
+    if kind == "exposure":
+        return bool(last.well_exposed), None, focused
+    if kind == "focus":
+        return bool(focused), None, focused
+    detected = task.detection(last) is not None if task.detector is not None else bool(focused)
+    return bool(detected and focused), detected, focused
+
+
+def episode_result(task: Any, index: int, kind: str, decide_s: float = 0.0) -> EpisodeResult:
+    """Summarise ``task``'s current episode (shared by policies and baselines) and judge its final frame.
+
+    ``ms_per_step`` is everything the method computed — ``decide_s`` (its decisions) plus the task's perception
+    and detector time, which only grow when the method asks for a feature or a detection — per frame it saw.
+    The judge's own detector call on the final frame, if the method never made it, is not counted.
+    """
     frames = task.frames
+    compute_s, detector_s = decide_s + task.perception_s, task.detector_s
+    success, detected, focused = judge(task, kind)
     last = frames[-1]
     exp_moves, lens_moves = _count_moves(frames)
     truth = last.truth
+    clipped = math.nan
+    if truth is not None:
+        x0, y0, x1, y1 = truth.object_box
+        obj = last.image[y0:y1, x0:x1]
+        clipped = float(np.mean((obj <= 2) | (obj >= 253))) if obj.size else math.nan
+    n = max(len(frames), 1)
     return EpisodeResult(
         episode=index,
         scene=task.episode.get("scene", ""),
+        background=task.episode.get("background", ""),
         distance_m=float(task.episode.get("distance_m", math.nan)),
         lux=float(task.episode.get("lux", math.nan)),
         success=success,
+        detected=detected,
+        in_focus=focused,
         steps=len(frames) - 1,
         exposure_steps=exp_moves,
         lens_steps=lens_moves,
@@ -142,7 +193,9 @@ def episode_result(task: Any, index: int, success: bool, compute_s: float, decis
         final_lens_v=last.lens_v,
         final_peak=float(paper_histogram(last.image)[2]),
         final_blur_px=float(truth.blur_px) if truth is not None else math.nan,
-        ms_per_step=1e3 * compute_s / max(decisions, 1),
+        ms_per_step=1e3 * (compute_s + detector_s) / n,
+        detector_ms_per_step=1e3 * detector_s / n,
+        object_clipped_fraction=clipped,
         rig_seconds=rig_seconds(frames),
         first=frames[0].image,
         last=last.image,
@@ -150,20 +203,35 @@ def episode_result(task: Any, index: int, success: bool, compute_s: float, decis
     )
 
 
+def _rate(flags: list[bool]) -> tuple[float, list[float]]:
+    n, k = len(flags), int(sum(flags))
+    return (k / n if n else 0.0), list(wilson_interval(k, n))
+
+
 def summarise(results: list[EpisodeResult]) -> dict[str, Any]:
-    """The bench JSON contract's per-method object."""
+    """The bench JSON contract's per-method object (rates with their 95 % Wilson intervals; rig times over the
+    successful episodes only, None when there are none)."""
     steps = np.asarray([r.steps for r in results], float)
-    out = {
-        "success_rate": float(np.mean([r.success for r in results])) if results else 0.0,
+    ok = [r for r in results if r.success]
+    rate, ci = _rate([r.success for r in results])
+    out: dict[str, Any] = {
+        "success_rate": rate,
+        "success_ci95": ci,
         "mean_steps": float(steps.mean()) if results else 0.0,
         "p95_steps": float(np.percentile(steps, 95)) if results else 0.0,
         "ms_per_step": float(np.mean([r.ms_per_step for r in results])) if results else 0.0,
-        "rig_seconds": {
-            rig: float(np.mean([r.rig_seconds[rig] for r in results])) if results else 0.0 for rig in ("paper", "fast")
-        },
+        "detector_ms_per_step": float(np.mean([r.detector_ms_per_step for r in results])) if results else 0.0,
+        "rig_seconds": {rig: float(np.mean([r.rig_seconds[rig] for r in ok])) if ok else None for rig in RIGS},
         "mean_exposure_steps": float(np.mean([r.exposure_steps for r in results])) if results else 0.0,
         "mean_lens_steps": float(np.mean([r.lens_steps for r in results])) if results else 0.0,
     }
+    if results and results[0].detected is not None:
+        out["detection_rate"], out["detection_ci95"] = _rate([bool(r.detected) for r in results])
+    if results and results[0].in_focus is not None:
+        out["in_focus_rate"], out["in_focus_ci95"] = _rate([bool(r.in_focus) for r in results])
+    clipped = [r.object_clipped_fraction for r in results if math.isfinite(r.object_clipped_fraction)]
+    if clipped:
+        out["object_clipped_fraction"] = float(np.mean(clipped))
     return out
 
 
@@ -171,20 +239,27 @@ def eval_config(
     policy: Policy,
     scenes: list[str] | None = None,
     detector: str | None = None,
-    distance_m: tuple[float, float] = (0.2, math.inf),
-    lux: tuple[float, float] = (5.0, 1000.0),
+    backgrounds: list[str] | None = None,
+    domain: str = "wide",
 ) -> EnvConfig:
-    """The policy's training env with evaluation scenes (held out unless given), distances and light."""
-    changes: dict[str, Any] = {"scenes": tuple(scenes) if scenes else EVAL_SCENES, "distance_m": distance_m, "lux": lux}
+    """The policy's training env in the evaluation world: held-out objects and backgrounds (unless given), the
+    domain's distances, light and start settings, success judged at 2 px, the deployed safety nets on.
+
+    The focus task stops paper-mode agents on the no-reference ``estimated-focus`` test (no detector can see
+    most held-out photos); the joint task uses a real detector (``haar-face`` on ``astronaut`` by default).
+    """
+    changes: dict[str, Any] = domain_changes(domain)
+    changes["scenes"] = tuple(scenes) if scenes else EVAL_SCENES
+    changes["backgrounds"] = tuple(backgrounds) if backgrounds else EVAL_BACKGROUNDS
     changes["goal_blur_px"] = IN_FOCUS_PX  # success is always judged at 2 px, whatever margin training asked for
-    changes["lens_fallback_moves"] = EVAL_FALLBACK_MOVES  # the lens agent's safety net, as deployed
+    changes["lens_fallback_moves"] = EVAL_FALLBACK_MOVES  # the deployed safety nets (dasha.envs.safety_nets)
+    changes["bracket_moves"] = EVAL_BRACKET_MOVES
     if policy.task == "joint":
         changes["detector"] = detector or "haar-face"
-        changes["bracket_moves"] = EVAL_BRACKET_MOVES  # the detection safety net (a real detector only)
         if not scenes and changes["detector"] == "haar-face":
             changes["scenes"] = ("astronaut",)  # the held-out photo with a face
-    elif policy.task == "focus":
-        changes["detector"] = "in-focus"
+    else:
+        changes["detector"] = "estimated-focus"
     return policy.env_config(**changes)
 
 

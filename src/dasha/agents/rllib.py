@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from dasha.camera.errors import SpecError
-from dasha.envs.config import EnvConfig
+from dasha.envs.config import TRAIN_FACE_SCENES, EnvConfig, domain_changes
 
 Task = Literal["exposure", "focus", "joint"]
 TASKS: tuple[str, ...] = ("exposure", "focus", "joint")
@@ -107,8 +107,15 @@ class RunSpec:
         seed: int = 0,
         num_env_runners: int = 0,
         detector: str | None = None,
+        domain: str = "wide",
+        scenes: list[str] | None = None,
+        backgrounds: list[str] | None = None,
     ) -> RunSpec:
-        """Preset + TOML-style overrides (``{"ppo": {...}, "env": {...}}``) → a validated run spec."""
+        """Preset + domain + TOML-style overrides (``{"ppo": {...}, "env": {...}}``) → a validated run spec.
+
+        Precedence, lowest first: the preset's mode and discounts, the domain's world (:data:`DOMAINS`), the task's
+        defaults, the TOML ``[env]`` table, then ``scenes`` / ``backgrounds`` / ``detector`` from the command line.
+        """
         if task not in TASKS:
             raise SpecError(f"unknown task {task!r} (choose from: {', '.join(TASKS)})")
         if preset not in PRESETS:
@@ -126,14 +133,20 @@ class RunSpec:
             ppo_kw["hiddens"] = tuple(int(h) for h in ppo_kw["hiddens"])
         ppo = dataclasses.replace(PRESET_SETTINGS[preset], **ppo_kw)
         _check_ppo(ppo)
-        env_kw = {"mode": PRESET_MODES[preset], "gamma_high": ppo.gamma_high, "gamma_low": ppo.gamma_low}
+        env_kw = {"mode": PRESET_MODES[preset], "gamma_high": ppo.gamma_high, "gamma_low": ppo.gamma_low,
+                  **domain_changes(domain)}  # fmt: skip
         if task == "focus":
             env_kw["detector"] = "in-focus"
         if task == "joint" and PRESET_MODES[preset] == "ours":
             env_kw["detector"] = "in-focus"  # cheap ground-truth training signal; eval uses a real detector
         if task == "joint" and PRESET_MODES[preset] == "paper":
-            env_kw["scenes"] = ("astronaut",)  # the paper trained on one scene; haar-face needs a face
+            # the paper trained on one scene; haar-face needs a face; astronaut is the joint suite's evaluation photo
+            env_kw["scenes"] = TRAIN_FACE_SCENES
         env_kw.update(overrides.get("env", {}))
+        if scenes:
+            env_kw["scenes"] = tuple(scenes)
+        if backgrounds:
+            env_kw["backgrounds"] = tuple(backgrounds)
         if detector is not None:
             env_kw["detector"] = detector
         env = EnvConfig.from_dict(env_kw)

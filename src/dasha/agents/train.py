@@ -60,6 +60,12 @@ class TrainOptions:
     """Checkpoints kept on disk."""
     max_minutes: float | None = None
     """Stop (and checkpoint) after this wall-clock time."""
+    domain: str = "wide"
+    """World the episodes are drawn from (``wide`` or ``paper``, :data:`dasha.envs.config.DOMAINS`)."""
+    scenes: list[str] | None = None
+    """Object photos to train on (default: the task's training photos)."""
+    backgrounds: list[str] | None = None
+    """Background photos to train on (default: the training backgrounds)."""
 
 
 def object_path(obj: Any) -> str:
@@ -175,12 +181,13 @@ def train(
         checkpoint = latest_checkpoint(run_dir)
     else:
         overrides = load_toml(opts.config)
-        spec = RunSpec.build(opts.task, opts.preset, overrides, opts.seed, opts.num_env_runners, opts.detector)
+        spec = RunSpec.build(opts.task, opts.preset, overrides, opts.seed, opts.num_env_runners, opts.detector,
+                             opts.domain, opts.scenes, opts.backgrounds)  # fmt: skip
         run_dir = Path(opts.out) if opts.out else Path("runs/train") / f"{opts.task}-{opts.preset}-s{opts.seed}"
         if (run_dir / "run.json").exists():
             raise SpecError(f"{str(run_dir)!r} already holds a run; use --resume {run_dir} or another --out")
         run_dir.mkdir(parents=True, exist_ok=True)
-        record = {**spec.to_dict(), "overrides": overrides, "detector": opts.detector,
+        record = {**spec.to_dict(), "overrides": overrides, "detector": opts.detector, "domain": opts.domain,
                   "env_class": object_path(env_class) if env_class else None, "variant": variant}  # fmt: skip
         (run_dir / "run.json").write_text(json.dumps(record, indent=2))
         history, checkpoint = [], None

@@ -5,9 +5,10 @@ camera does not have, which is exactly what DASHA removes.
 
 ``phase_shift_rl`` — paper ref. [11]
     The reward is the (negative) difference between the current frame and the in-focus reference image of the
-    same scene; the observation is the latent plus the lens travel of the last step; the action moves the lens
-    (relative moves, :data:`~dasha.envs.task.LENS_MOVES_V`). The episode ends when the frame matches the
-    reference closely enough (the reference decides when it is done) or after ``horizon`` moves.
+    same scene; the observation is the latent plus the lens travel of the last step (the simulator has no phase
+    sensor); the action moves the lens (relative moves, :data:`~dasha.envs.task.LENS_MOVES_V`) or stops (action 0).
+    The reference scores the stop in training (+1 when the frame matches it, −1 otherwise), but it never ends an
+    episode: the agent stops itself, or the horizon does — in evaluation too.
 
 ``ten_rl`` — paper ref. [12] (Yu et al. 2018)
     At the start of every episode a full sweep over the lens range finds the maximum Tenengrad value (the
@@ -15,7 +16,9 @@ camera does not have, which is exactly what DASHA removes.
     ``MultiDiscrete([coarse, fine])`` over the searched range; reward: TEN / TEN_max − 1; the episode ends when
     TEN ≥ 0.9 · TEN_max or after ``horizon`` moves.
 
-Train with ``python -m dasha.baselines.paper_rl {phase_shift_rl|ten_rl} --timesteps N --out DIR``.
+Both are trained and evaluated in their own papers' setting, an object at (nearly) one distance: the paper domain
+(object 1.4–2.0 m, :data:`dasha.envs.config.DOMAINS`). Train with
+``python -m dasha.baselines.paper_rl {phase_shift_rl|ten_rl} --timesteps N --out DIR``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ import gymnasium as gym
 import numpy as np
 
 from dasha.envs.config import EnvConfig
-from dasha.envs.task import LENS_MOVES_V, CameraTask, Step
+from dasha.envs.rewards import ours_stop_reward
+from dasha.envs.task import LENS_MOVES_V, STOP, CameraTask, Step
 from dasha.vision.focus_measures import af_window, tenengrad
 
 SWEEP_POSITIONS = 47
@@ -64,7 +68,7 @@ class PhaseShiftFocusEnv(_ReferenceFocusEnv):
 
     def __init__(self, config: EnvConfig | dict[str, Any] | None = None, **kw: Any) -> None:
         super().__init__(config, **kw)
-        self.action_space = gym.spaces.Discrete(len(LENS_MOVES_V))
+        self.action_space = gym.spaces.Discrete(1 + len(LENS_MOVES_V))
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (self.task.encoder.dim + 1,), np.float32)
         self._travel = 0.0
         self._reference: np.ndarray | None = None
@@ -87,16 +91,18 @@ class PhaseShiftFocusEnv(_ReferenceFocusEnv):
         return np.concatenate([self._step.features, [self._travel / 5.0]]).astype(np.float32)
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        assert self._step is not None
+        a = int(np.asarray(action).ravel()[0])
+        if a == STOP:  # the agent's own stop; the reference only scores it (training signal)
+            matched = self._difference(self._step) < self.match_threshold
+            return self._obs(), ours_stop_reward(matched), True, False, self._info()
         lens = self.task.camera.lens
         before = lens.voltage
-        move = float(LENS_MOVES_V[int(np.asarray(action).ravel()[0])])
-        lens.set_voltage(min(max(before + move, 24.0), 70.0))
+        lens.set_voltage(lens.limits.clip(before + float(LENS_MOVES_V[a - 1])))
         self._travel = lens.voltage - before
         self.moves += 1
         self._step = self.task.capture()
-        diff = self._difference(self._step)
-        matched = diff < self.match_threshold
-        return self._obs(), -10.0 * diff, matched, self.moves >= self.horizon and not matched, self._info()
+        return self._obs(), -10.0 * self._difference(self._step), False, self.moves >= self.horizon, self._info()
 
 
 class TenFocusEnv(_ReferenceFocusEnv):
@@ -149,11 +155,12 @@ PAPER_RL_ENVS = {"phase_shift_rl": PhaseShiftFocusEnv, "ten_rl": TenFocusEnv}
 
 
 def train_paper_baseline(name: str, timesteps: int, out: Path, seed: int = 0) -> Path:
-    """Train ``phase_shift_rl`` or ``ten_rl`` with RLlib PPO (the ``fast`` preset's settings)."""
+    """Train ``phase_shift_rl`` or ``ten_rl`` with RLlib PPO (the ``fast`` preset's settings) in the paper domain."""
     from dasha.agents.train import TrainOptions, train
 
     env_class = PAPER_RL_ENVS[name]
-    return train(TrainOptions("focus", "fast", timesteps, seed, out=out), env_class=env_class, variant=name)
+    opts = TrainOptions("focus", "fast", timesteps, seed, out=out, domain="paper")
+    return train(opts, env_class=env_class, variant=name)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -109,25 +109,58 @@ def _bg() -> np.ndarray:
     return load_texture("gravel")
 
 
+# -- colours -----------------------------------------------------------------------------------------------------
+#: Distinct colours for the methods readers look for; paper RL baselines purple, classical methods grey.
+METHOD_COLORS = {"dasha": "tab:green", "dasha_policy": "yellowgreen", "dasha_paper": "tab:red", "dfd": "tab:blue",
+                 "oracle": "black"}  # fmt: skip
+
+
+def method_color(name: str) -> str:
+    """Colour of a method (a ``+nets`` variant and a pipeline take their AF method's colour)."""
+    base = name.removesuffix("+nets")
+    if base in METHOD_COLORS:
+        return METHOD_COLORS[base]
+    if base.split("+")[-1] in METHOD_COLORS:
+        return METHOD_COLORS[base.split("+")[-1]]
+    return "tab:purple" if base.endswith("_rl") else "tab:gray"
+
+
+def _ci_err(rates: list[float], cis: list[list[float]]) -> np.ndarray:
+    """Asymmetric error bars (%) from 95 % intervals."""
+    r = 100 * np.asarray(rates, float)
+    c = 100 * np.asarray(cis, float).reshape(-1, 2)
+    return np.vstack([np.maximum(r - c[:, 0], 0), np.maximum(c[:, 1] - r, 0)])
+
+
 # -- Fig. 7: robustness ------------------------------------------------------------------------------------
-def robustness_plot(curves: dict[str, dict[str, list[float]]], out: Path, per_point: int | None = None) -> Path:
-    """Success vs illuminance and vs f-number, one line per method (``per_point`` episodes per marker)."""
+def robustness_plot(doc: dict[str, Any], out: Path) -> Path:
+    """Success (detected and in focus) vs illuminance and vs f-number, one line per method, 95 % bands."""
     plt = _plt()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.2))
+    curves = doc["curves"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.4))
     styles = [("o", "-"), ("s", "--"), ("^", ":"), ("D", "-."), ("v", "-")]
     for i, (name, c) in enumerate(curves.items()):  # methods often coincide (e.g. all at 100 %): later ones
         marker, ls = styles[i % len(styles)]  # are drawn smaller and on top, so every line stays visible
-        kw = {"marker": marker, "linestyle": ls, "markersize": max(10 - 2.5 * i, 3), "linewidth": max(3 - 0.8 * i, 1),
-              "zorder": 2 + i, "label": name}  # fmt: skip
-        ax1.plot(c["lux"], [100 * s for s in c["lux_success"]], **kw)
-        ax2.plot(c["f_number"], [100 * s for s in c["f_success"]], **kw)
+        kw = {"marker": marker, "linestyle": ls, "markersize": max(9 - 1.5 * i, 3), "linewidth": max(2.6 - 0.4 * i, 1),
+              "zorder": 2 + i, "label": name, "color": method_color(name)}  # fmt: skip
+        for ax, x, key in ((ax1, c["lux"], "lux"), (ax2, c["f_number"], "f")):
+            rates = [100 * v for v in c[f"{key}_success"]]
+            ax.plot(x, rates, **kw)
+            if c.get(f"{key}_ci95"):
+                ci = 100 * np.asarray(c[f"{key}_ci95"], float)
+                ax.fill_between(x, ci[:, 0], ci[:, 1], color=kw["color"], alpha=0.08, zorder=1)
     ax1.set(xscale="log", xlabel="illuminance (lx)", ylabel="success (%)", ylim=(-3, 105), title="vs illuminance")
-    ax2.set(xlabel="f-number", ylabel="success (%)", ylim=(-3, 105), title="vs aperture")
+    ax2.set(xscale="log", xlabel="f-number (log)", ylabel="success (%)", ylim=(-3, 105), title="vs aperture")
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    ax2.set_xticks(F_TICKS, [f"{t:g}" for t in F_TICKS])
+    ax2.xaxis.set_minor_formatter(NullFormatter())
+    ax2.xaxis.set_major_formatter(ScalarFormatter())
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
     fig.legend(*ax1.get_legend_handles_labels(), loc="lower center", ncol=len(curves), fontsize=9, frameon=False)
-    if per_point:
-        fig.suptitle(f"Joint task success ({per_point} seeded episodes per point; f-number sweep at 50–500 lx)")
+    fig.suptitle(f"Joint task: detected and in focus ({doc['episodes_per_point']} seeded episodes per point, 95 % "
+                 "bands; f-number sweep at 50–500 lx)", fontsize=10)  # fmt: skip
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     out.mkdir(parents=True, exist_ok=True)
     fig.savefig(out / "robustness.png", dpi=110)
@@ -135,43 +168,76 @@ def robustness_plot(curves: dict[str, dict[str, list[float]]], out: Path, per_po
     return out / "robustness.png"
 
 
-# -- bar charts of a method suite ---------------------------------------------------------------------------
-def _method_color(name: str) -> str:
-    """dasha green (the policy alone lighter), the paper's RL baselines purple, classical methods grey."""
-    if name == "dasha_policy":
-        return "yellowgreen"
-    if name.startswith("dasha"):
-        return "tab:green"
-    return "tab:purple" if name.endswith("_rl") else "tab:gray"
+F_TICKS = (1.4, 2.0, 2.8, 4.0, 5.6, 8.0, 11.0, 16.0, 22.0)
 
 
-def method_bars(doc: dict[str, Any], out: Path) -> Path:
-    """Success rate and mean steps per method (one PNG per suite)."""
+def calibration_plot(doc: dict[str, Any], out: Path) -> Path:
+    """Success and mean lens moves per believed-lens-model error, one line per method."""
     plt = _plt()
-    items = sorted(doc["methods"].items(), key=lambda kv: (-kv[1]["success_rate"], kv[1]["mean_steps"]))
+    labels = doc["perturbations"]
+    x = np.arange(len(labels))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.4))
+    for i, (name, m) in enumerate(doc["methods"].items()):
+        kw = {"marker": "os^Dv<>"[i % 7], "label": name, "color": method_color(name),
+              "linestyle": "--" if name.endswith("+nets") or name == "dasha" else "-"}  # fmt: skip
+        ax1.errorbar(x + 0.06 * (i - 2), [100 * s for s in m["success_rate"]],
+                     yerr=_ci_err(m["success_rate"], m["success_ci95"]), capsize=2, **kw)  # fmt: skip
+        ax2.plot(x, m["mean_steps"], **kw)
+    ax1.set(ylabel="in focus (%)", ylim=(-3, 105), title="success (95 % CI)")
+    ax2.set(ylabel="mean lens moves", title="moves until the method stops")
+    for ax in (ax1, ax2):
+        ax.set_xticks(x, labels, rotation=20)
+        ax.grid(alpha=0.3)
+    fig.legend(*ax1.get_legend_handles_labels(), loc="lower center", ncol=len(doc["methods"]), fontsize=9,
+               frameon=False)  # fmt: skip
+    fig.suptitle(f"af with the lens model the controllers believe perturbed, the world true "
+                 f"({doc['episodes_per_point']} episodes per point)", fontsize=10)  # fmt: skip
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / "calibration.png", dpi=110)
+    plt.close(fig)
+    return out / "calibration.png"
+
+
+# -- bar charts of a method suite ---------------------------------------------------------------------------
+def method_bars(doc: dict[str, Any], out: Path, stem: str | None = None) -> Path:
+    """Success rate (95 % CI) and mean steps per method, methods alone above the ``+nets`` rows (one PNG)."""
+    plt = _plt()
+    order = {"alone": 0, "nets": 1, "bound": 2}
+    items = sorted(doc["methods"].items(), key=lambda kv: (order.get(kv[1].get("group", "alone"), 0),
+                                                           -kv[1]["success_rate"], kv[1]["mean_steps"]))  # fmt: skip
     names = [k for k, _ in items]
-    colors = [_method_color(n) for n in names]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 0.45 * len(names) + 1.6))
+    colors = [method_color(n) for n in names]
+    hatches = ["//" if m.get("group") == "nets" else "" for _, m in items]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11.5, 0.42 * len(names) + 1.8))
     from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     success = [100 * m["success_rate"] for _, m in items]
-    steps = [m["mean_steps"] for _, m in items]
-    ax1.barh(names, success, color=colors)
-    ax1.set(xlabel="success (%)", xlim=(0, 118), title=f"{doc['suite']}: success")
-    ax2.barh(names, steps, color=colors)
+    err = _ci_err([m["success_rate"] for _, m in items], [m.get("success_ci95", [m["success_rate"]] * 2)
+                                                          for _, m in items])  # fmt: skip
+    steps = [max(m["mean_steps"], 0.01) for _, m in items]
+    ax1.barh(names, success, color=colors, hatch=hatches, xerr=err, capsize=2, edgecolor="white")
+    what = "detected and in focus" if doc["suite"] == "joint" else doc.get("success", "success").split(":")[0]
+    ax1.set(xlabel=f"{what} (%), 95 % CI", xlim=(0, 122), title=f"{doc['suite']}: success")
+    ax2.barh(names, steps, color=colors, hatch=hatches, edgecolor="white")
     ax2.set(xlabel="mean steps (log)", xscale="log", xlim=(None, max(steps) * 2.2), title="steps until it stops")
     ax2.xaxis.set_major_formatter(ScalarFormatter())
     ax2.xaxis.set_minor_formatter(NullFormatter())
     for y, (sv, st) in enumerate(zip(success, steps, strict=True)):
-        ax1.text(sv + 1, y, f"{sv:.0f} %", va="center", fontsize=8)
-        ax2.text(st * 1.05, y, f"{st:.1f}", va="center", fontsize=8)
+        ax1.text(min(sv + err[1][y], 100) + 1.5, y, f"{sv:.1f} %", va="center", fontsize=8)
+        ax2.text(st * 1.05, y, f"{st:.2f}", va="center", fontsize=8)
+    n_alone = sum(1 for _, m in items if m.get("group", "alone") == "alone")
     for ax in (ax1, ax2):
         ax.invert_yaxis()
         ax.grid(alpha=0.3, axis="x")
-    fig.suptitle(f"{doc['episodes']} seeded episodes, same for every method")
+        if 0 < n_alone < len(items):
+            ax.axhline(n_alone - 0.5, color="black", lw=0.8)
+    domain = " · paper domain" if doc.get("domain") == "paper" else ""
+    fig.suptitle(f"{doc['episodes']} seeded episodes, the same for every method{domain} · above the line: methods "
+                 "alone; below (hatched): with the deployed safety nets", fontsize=9)  # fmt: skip
     fig.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{doc['suite']}.png"
+    path = out / f"{stem or doc['suite']}.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -211,24 +277,22 @@ def learning_curves(policies: Path, out: Path) -> Path | None:
     return out / "learning_curves.png"
 
 
-def table1(af_doc: dict[str, Any] | None) -> dict[str, Any]:
-    """Table I: the paper's numbers beside ours (AF time on both rig models, AF steps, success)."""
-    rows: dict[str, Any] = {}
-    ours = (af_doc or {}).get("methods", {})
-    for name in ("phase_shift_rl", "ten_rl", "dasha_paper", "dasha", "sweep", "brent"):
-        m = ours.get(name)
-        paper = PAPER_TABLE1.get(name, {})
-        rows[name] = {
-            "iqa": paper.get("iqa", "NR" if name.startswith("dasha") else "contrast"),
-            "paper_af_time_s": paper.get("af_time_s"),
-            "paper_af_steps": paper.get("af_steps"),
-            "af_time_s_paper_rig": m["rig_seconds"]["paper"] if m else None,
-            "af_time_s_fast_rig": m["rig_seconds"]["fast"] if m else None,
-            "af_steps": m["mean_steps"] if m else None,
-            "success_rate": m["success_rate"] if m else None,
-            "virtual_pretrain": paper.get("virtual_pretrain", name == "dasha"),
-            "deep_features": paper.get("deep_features", False),
-        }
+def table1(paper_doc: dict[str, Any] | None, wide_doc: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Table I: the paper's numbers beside ours — the paper's methods in the paper's domain, ours in both (AF time on
+    both rig models over successful episodes, AF steps, in-focus rate with its 95 % interval)."""
+    rows: list[dict[str, Any]] = []
+    for doc, label in ((paper_doc, "paper domain"), (wide_doc, "0.2 m–∞")):
+        for name, m in ((doc or {}).get("methods", {})).items():
+            paper = PAPER_TABLE1.get(name, {})
+            rows.append({
+                "method": name, "domain": label,
+                "iqa": paper.get("iqa", "NR" if name.startswith("dasha") or name.startswith("dfd") else "contrast"),
+                "paper_af_time_s": paper.get("af_time_s"), "paper_af_steps": paper.get("af_steps"),
+                "af_time_s_paper_rig": m["rig_seconds"]["paper"], "af_time_s_fast_rig": m["rig_seconds"]["fast"],
+                "af_steps": m["mean_steps"], "success_rate": m["success_rate"], "success_ci95": m.get("success_ci95"),
+                "virtual_pretrain": paper.get("virtual_pretrain", name.startswith("dasha")),
+                "deep_features": paper.get("deep_features", False), "note": m.get("note"),
+            })  # fmt: skip
     return {"suite": "table1", "rows": rows}
 
 
@@ -238,12 +302,13 @@ def table1_markdown(doc: dict[str, Any]) -> str:
     def f(x: Any, fmt: str) -> str:
         return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
 
-    lines = ["| method | IQA | AF time, paper (s) | AF time, ours on paper rig (s) | ours on fast rig (s) | "
-             "AF steps, paper | AF steps, ours | in focus |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    for name, r in doc["rows"].items():
-        success = None if r["success_rate"] is None else 100 * r["success_rate"]
-        cells = [name, r["iqa"], f(r["paper_af_time_s"], "g"), f(r["af_time_s_paper_rig"], ".1f"),
-                 f(r["af_time_s_fast_rig"], ".3f"), f(r["paper_af_steps"], "g"), f(r["af_steps"], ".2f"),
-                 f(success, ".1f") + " %"]  # fmt: skip
+    lines = ["| method | domain | IQA | AF time, paper (s) | AF time, ours on paper rig (s) ✓ | ours on fast rig (s) ✓ "
+             "| AF steps, paper | AF steps, ours | in focus (95 % CI) |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in doc["rows"]:
+        ci = r.get("success_ci95")
+        success = "–" if r["success_rate"] is None else f"{100 * r['success_rate']:.1f} %" + (
+            f" ({100 * ci[0]:.1f}–{100 * ci[1]:.1f})" if ci else "")  # fmt: skip
+        cells = [r["method"], r["domain"], r["iqa"], f(r["paper_af_time_s"], "g"), f(r["af_time_s_paper_rig"], ".1f"),
+                 f(r["af_time_s_fast_rig"], ".3f"), f(r["paper_af_steps"], "g"), f(r["af_steps"], ".2f"), success]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -1,15 +1,17 @@
 """Players: every method, RL or classical, plays the same seeded episodes of the same environment.
 
-An episode is defined by the environment's ``reset(seed)``: scene, distance, light, f-number and the start
-exposure and lens voltage. RL policies act through the environment; classical baselines act on the very same
-simulated camera (``env.task.camera``) through the Camera/Lens protocols and never read ground truth — a test
-hides it from them. Success is judged on the final frame, as for the policies.
+An episode is defined by the environment's ``reset(seed)``: scene, background, distance, light, f-number and the start
+exposure and lens voltage. RL policies act through the environment; classical methods act on the very same camera
+(``env.task.camera``) through the loops of :mod:`dasha.baselines.loops`, reading the same perception and calibration,
+and never ground truth — a test hides it from every method. Every method stops by its own rule; success is judged on
+the final frame for all alike (:func:`dasha.agents.evaluate.judge`).
+
+Method names: ``NAME+nets`` is ``NAME`` followed by the deployed safety nets (:mod:`dasha.envs.safety_nets`), the
+very nets ``dasha`` (= ``dasha_policy+nets``) runs with.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,114 +19,60 @@ import numpy as np
 
 from dasha.agents.evaluate import EpisodeResult, episode_result, run_episode
 from dasha.agents.policy import Policy
-from dasha.baselines.autoexposure import AutoExposureMethod, Measurement, make_autoexposure
-from dasha.baselines.autofocus import AfParams, AutofocusMethod, make_autofocus
-from dasha.camera.base import Camera, Frame
-from dasha.envs.task import OURS_EXPOSURE_RANGE_US, CameraTask, Step
-from dasha.vision.focus_measures import af_window, tenengrad
+from dasha.baselines.autoexposure import make_autoexposure
+from dasha.baselines.autofocus import make_autofocus
+from dasha.baselines.loops import af_params, autoexposure_loop, autofocus_loop, dfd_loop, make_dfd
+from dasha.envs.exposure_bracket import EVAL_BRACKET_MOVES
+from dasha.envs.lens_fallback import EVAL_FALLBACK_MOVES
+from dasha.envs.safety_nets import safety_nets
+from dasha.envs.task import CameraTask, Step
+
+NETS = "+nets"
+"""Suffix of a method run with the deployed safety nets."""
 
 
 @dataclass
 class PolicyPlayer:
-    """A trained policy acting through its environment (with the deployed safety nets unless ``safety_nets`` is
-    False: :mod:`dasha.envs.lens_fallback`, :mod:`dasha.envs.exposure_bracket`)."""
+    """A trained policy acting through its environment (the env's net budgets say whether its nets run)."""
 
     name: str
     policy: Policy
-    safety_nets: bool = True
+    nets: bool = True
 
     def play(self, env: Any, seed: int, index: int) -> EpisodeResult:
         return run_episode(self.policy, env, seed, index)
 
 
-def focus_score(image: np.ndarray) -> float:
-    """Tenengrad of the AF window (what the AF baselines maximise)."""
-    return float(tenengrad(af_window(image)))
+def _focus_phase(task: CameraTask, method: str, first: Step, done: Any = None) -> tuple[list[Step], float]:
+    """A classical lens phase (an AF baseline or ``dfd``) from ``first``; (frames, decision seconds)."""
+    if method == "dfd":
+        return dfd_loop(task, make_dfd(task), first, done)
+    return autofocus_loop(task, make_autofocus(method, af_params(task)), first, done)
 
 
-def autofocus_loop(
-    camera: Camera, method: AutofocusMethod, first: Frame, done: Callable[[Frame], bool] | None = None
-) -> tuple[list[Frame], float, int]:
-    """Run an AF method on any camera with a lens, from the frame ``first`` (taken at the current setting).
-
-    The method sees only focus scores of the AF window; ``done`` (e.g. "the detector finds the object") ends
-    the search early on any frame, ``first`` included. Returns the frames captured after ``first``, the
-    method's compute time (s) and its number of decisions.
-    """
-    lens = camera.lens
-    if lens is None:
-        raise ValueError("autofocus needs a camera with a lens")
-    frames: list[Frame] = []
-    if done is not None and done(first):
-        return frames, 0.0, 0
-    t0 = time.perf_counter()
-    command = method.start(lens.voltage, focus_score(first.image))
-    compute, decisions = time.perf_counter() - t0, 1
-    while True:
-        if command.lens_v is not None:
-            lens.set_voltage(command.lens_v)
-            frames.append(camera.capture())
-            if done is not None and done(frames[-1]):
-                return frames, compute, decisions
-        if command.done:
-            return frames, compute, decisions
-        t0 = time.perf_counter()
-        command = method.step(focus_score(frames[-1].image))
-        compute += time.perf_counter() - t0
-        decisions += 1
-
-
-def autoexposure_loop(camera: Camera, method: AutoExposureMethod, first: Frame) -> tuple[list[Frame], float, int]:
-    """Run an AE method on any camera from the frame ``first``; same returns as :func:`autofocus_loop`."""
-    frames: list[Frame] = []
-    t0 = time.perf_counter()
-    command = method.start(camera.exposure_us, Measurement.of(first.image))
-    compute, decisions = time.perf_counter() - t0, 1
-    while not command.done:
-        camera.exposure_us = command.exposure_us  # type: ignore[assignment]
-        frames.append(camera.capture())
-        t0 = time.perf_counter()
-        command = method.step(Measurement.of(frames[-1].image))
-        compute += time.perf_counter() - t0
-        decisions += 1
-    return frames, compute, decisions
-
-
-def _autofocus(
-    task: CameraTask, method_name: str, params: AfParams, done: Callable[[Frame], bool] | None = None
-) -> tuple[float, int]:
-    method = make_autofocus(method_name, params)
-    frames, compute, decisions = autofocus_loop(task.camera, method, task.frames[-1], done)
-    task.frames.extend(frames)
-    return compute, decisions
-
-
-def _autoexposure(task: CameraTask, method_name: str) -> tuple[float, int]:
-    method = make_autoexposure(method_name)
-    method.params.min_us, method.params.max_us = OURS_EXPOSURE_RANGE_US  # the same range as our policy
-    frames, compute, decisions = autoexposure_loop(task.camera, method, task.frames[-1])
-    task.frames.extend(frames)
-    return compute, decisions
-
-
-def af_params(task: CameraTask) -> AfParams:
-    """Search range of the AF baselines: the same lens range the episodes start in (default 46–53 V)."""
-    lo, hi = task.config.start_lens_range_v
-    return AfParams(lo_v=lo, hi_v=hi)
+def _nets(task: CameraTask, history: list[Step], done: Any = None) -> None:
+    """The deployed safety nets after a classical lens phase (nothing if ``done`` already holds)."""
+    if done is not None and done(history[-1]):
+        return
+    safety_nets(task, history, EVAL_FALLBACK_MOVES, EVAL_BRACKET_MOVES)
 
 
 @dataclass
 class AutofocusPlayer:
-    """A classical AF baseline (focus env: starts well exposed)."""
+    """A classical AF baseline or ``dfd`` (focus env: starts well exposed); ``nets``: then the lens net."""
 
     name: str
+    method: str
+    nets: bool = False
 
     def play(self, env: Any, seed: int, index: int) -> EpisodeResult:
-        env.reset(seed=seed)
+        env.reset(seed=seed, options={"home_lens": False})  # the episode start; dfd homes the lens itself
         task = env.task
-        compute, decisions = _autofocus(task, self.name, af_params(task))
-        step = _last_step(task)
-        return episode_result(task, index, task.detection(step) is not None, compute, decisions)
+        first = task.steps[-1]
+        steps, decide = _focus_phase(task, self.method, first)
+        if self.nets:
+            _nets(task, [first, *steps])
+        return episode_result(task, index, "focus", decide)
 
 
 @dataclass
@@ -132,38 +80,45 @@ class AutoExposurePlayer:
     """A classical AE baseline (exposure env)."""
 
     name: str
+    method: str
 
     def play(self, env: Any, seed: int, index: int) -> EpisodeResult:
         env.reset(seed=seed)
         task = env.task
-        compute, decisions = _autoexposure(task, self.name)
-        step = _last_step(task)
-        return episode_result(task, index, step.well_exposed, compute, decisions)
+        _, decide = autoexposure_loop(task, make_autoexposure(self.method), task.steps[-1])
+        return episode_result(task, index, "exposure", decide)
 
 
 @dataclass
 class JointBaselinePlayer:
-    """AE baseline, then AF baseline, on the hierarchical env's camera; success = detection. As for dasha, the
-    detector finding the object ends the search (the paper's rule)."""
+    """AE baseline, then an AF baseline or ``dfd``, on the hierarchical env's camera. As for dasha, the detector
+    finding the object ends the search (the paper's rule); ``nets``: then the deployed safety nets."""
 
     name: str
     ae: str = "mean_luminance"
     af: str = "brent"
+    nets: bool = False
 
     def play(self, env: Any, seed: int, index: int) -> EpisodeResult:
         env.reset(seed=seed)
         task = env.task
-        c1, d1 = _autoexposure(task, self.ae)
-        c2, d2 = _autofocus(task, self.af, af_params(task), done=lambda f: task.detection(_step_of(f)) is not None)
-        step = _last_step(task)
-        return episode_result(task, index, task.detection(step) is not None, c1 + c2, d1 + d2)
+        _, d1 = autoexposure_loop(task, make_autoexposure(self.ae), task.steps[-1])
+        handover = task.steps[-1]
+
+        def found(step: Step) -> bool:
+            return task.detection(step) is not None
+
+        steps, d2 = _focus_phase(task, self.af, handover, found)
+        if self.nets:
+            _nets(task, [handover, *steps], found)
+        return episode_result(task, index, "joint", d1 + d2)
 
 
 @dataclass
 class OraclePlayer:
     """Upper bound: is the object detectable at all? Ground truth allowed: exposures around the oracle exposure
-    (×0.5–2, the best first), and for each the true in-focus voltage first, then an even lens grid; the
-    first detection ends the search (its step count measures nothing)."""
+    (×0.5–2, the best first), and for each the true in-focus voltage first, then an even lens grid; the first
+    frame that is detected *and* in focus ends the search (its step count measures nothing)."""
 
     name: str = "oracle"
     exposures: int = 5
@@ -178,31 +133,14 @@ class OraclePlayer:
         v_focus = cam.in_focus_voltage()
         lens = [v_focus] if lo <= v_focus <= hi else []
         lens += list(np.linspace(lo, hi, self.lens_steps))
-        found = False
         for f in factors:
             cam.exposure_us = float(e_best * f)
             for v in lens:
                 cam.lens.set_voltage(float(v))
                 step = task.capture()
-                if task.detection(step) is not None:
-                    found = True
-                    break
-            if found:
-                break
-        return episode_result(task, index, found, 0.0, 1)
-
-
-def _step_of(frame: Frame) -> Step:
-    """A frame with its histogram (what the success test needs; no features)."""
-    from dasha.vision.histogram import paper_histogram
-
-    counts, edges, peak = paper_histogram(frame.image)
-    return Step(frame, np.zeros(1, np.float32), peak, counts, edges)
-
-
-def _last_step(task: CameraTask) -> Step:
-    """The episode's last frame, for the success test."""
-    return _step_of(task.frames[-1])
+                if step.in_focus and task.detection(step) is not None:
+                    return episode_result(task, index, "joint")
+        return episode_result(task, index, "joint")
 
 
 def play_episodes(player: Any, env: Any, episodes: int, seed: int, progress: Any = None) -> list[EpisodeResult]:
@@ -216,6 +154,7 @@ def play_episodes(player: Any, env: Any, episodes: int, seed: int, progress: Any
 
 
 __all__ = [
+    "NETS",
     "AutoExposurePlayer",
     "AutofocusPlayer",
     "JointBaselinePlayer",

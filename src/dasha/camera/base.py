@@ -228,6 +228,9 @@ class Camera(ABC):
     exposure_limits: Limits
     #: Human-readable SPEC this camera was made from.
     spec: str = ""
+    #: The camera's optics calibration (:class:`dasha.camera.calibration.Optics`: focal length, f-number, pixel
+    #: pitch), kept current by the camera (e.g. when its f-number changes); None when unknown.
+    optics: Any = None
 
     _closed: bool = False
 

@@ -17,18 +17,53 @@ from dasha.camera.sim.scene import BACKGROUND_TEXTURES, MIN_DISTANCE_M, OBJECT_T
 from dasha.envs.rewards import IN_FOCUS_PX
 from dasha.vision.detectors import DETECTORS
 
-#: Photos held out of training; evaluation ("scenes not used in training") draws from these.
+#: Object photos held out of every training (policies, paper baselines, blur/defocus estimators); evaluation draws
+#: from these.
 EVAL_SCENES: tuple[str, ...] = ("astronaut", "coffee", "moon", "coins")
+#: Background photos held out of every training, for evaluation (:data:`dasha.camera.sim.EXTRA_TEXTURES`).
+EVAL_BACKGROUNDS: tuple[str, ...] = ("motorcycle", "jacksboro")
 #: Textures used for training (domain randomisation): every other photo, plus the background textures as objects.
 TRAIN_SCENES: tuple[str, ...] = tuple(s for s in OBJECT_TEXTURES if s not in EVAL_SCENES) + BACKGROUND_TEXTURES
+#: Backgrounds used for training.
+TRAIN_BACKGROUNDS: tuple[str, ...] = BACKGROUND_TEXTURES
+#: A training photo with a frontal face (haar-face finds it), for training with a real face detector.
+TRAIN_FACE_SCENES: tuple[str, ...] = ("grace_hopper",)
+
+#: Success judges that are not detectors: ``in-focus`` — ground truth, object blur ≤ 2 px (simulator only; a
+#: training signal and the af suite's judge); ``estimated-focus`` — no reference, dasha's estimated object blur
+#: ≤ 1.5 px (:data:`dasha.envs.lens_fallback.ACCEPT_BLUR_PX`): the stop rule of a paper-mode lens agent where no
+#: detector can see the object.
+JUDGES: tuple[str, ...] = ("in-focus", "estimated-focus")
 
 Mode = Literal["paper", "ours"]
+Domain = Literal["wide", "paper"]
 
 #: EnvConfig fields that define a policy's observations, actions and horizons (not the world it acts in).
 AGENT_FIELDS: tuple[str, ...] = (
-    "mode", "encoder", "size", "obs_latent", "obs_detection", "best_by", "lens_horizon", "exposure_horizon",
-    "max_high_level_steps",
+    "mode", "encoder", "size", "obs_latent", "best_by", "lens_horizon", "exposure_horizon", "max_high_level_steps",
 )  # fmt: skip
+
+#: Paper domain: "factory" start settings — the camera's default exposure (µs) and the lens at rest (its lowest
+#: drive, V), from which the paper's Fig. 6 starts (dark, blurred frames).
+FACTORY_EXPOSURE_US = 10_000.0
+FACTORY_LENS_V = 24.0
+#: The worlds episodes are drawn from (``--domain``): ``wide`` — dasha's benchmark, object 0.2 m–∞, 5–1 000 lx
+#: log-uniform, random start settings; ``paper`` — the paper's experiments (§IV): object 1.4–2.0 m, the 13–300 lx
+#: ramp in 10 lx steps (each level equally likely), the factory start settings.
+DOMAINS: dict[str, dict[str, Any]] = {
+    "wide": {"distance_m": (MIN_DISTANCE_M, math.inf), "lux": (5.0, 1000.0), "lux_schedule": "log-uniform",
+             "start_exposure_us": None, "start_lens_v": None},
+    "paper": {"distance_m": (1.4, 2.0), "lux": (13.0, 300.0), "lux_schedule": "paper-ramp",
+              "start_exposure_us": FACTORY_EXPOSURE_US, "start_lens_v": FACTORY_LENS_V},
+}  # fmt: skip
+DOMAIN_LABELS = {"wide": "0.2 m–∞, 5–1000 lx", "paper": "paper domain: 1.4–2.0 m, 13–300 lx ramp, factory start"}
+
+
+def domain_changes(domain: str) -> dict[str, Any]:
+    """EnvConfig fields of a domain (:data:`DOMAINS`); SpecError for an unknown name."""
+    if domain not in DOMAINS:
+        raise SpecError(f"unknown domain {domain!r} (choose from: {', '.join(DOMAINS)})")
+    return dict(DOMAINS[domain])
 
 
 @dataclass(frozen=True)
@@ -43,7 +78,9 @@ class EnvConfig:
         scenes: object textures (skimage photo names or image paths), drawn uniformly per episode.
         backgrounds: background textures.
         distance_m: object distance range (m); drawn uniformly in diopters (``inf`` allowed as far end).
-        lux: illuminance range (lx); drawn log-uniformly.
+        lux: illuminance range (lx); drawn log-uniformly (``lux_schedule="log-uniform"``) or as one of the paper's
+            ramp levels lo, lo + 10, …, hi (``"paper-ramp"``: 13, 23, …, 293, 300 lx).
+        lux_schedule: how the episode's illuminance is drawn from ``lux``.
         f_number: f-number range; drawn uniformly.
         detector: detector that defines success of the joint task (``haar-face`` default), or ``in-focus``
             (ground-truth judge: blur ≤ 2 px; simulator only).
@@ -55,9 +92,6 @@ class EnvConfig:
         start_lens_v: initial lens voltage (V); None = uniform over ``start_lens_range_v``.
         obs_latent: ours mode: append the current frame's latent to the history summaries (off: the summaries
             alone learn faster and generalise as well).
-        obs_detection: ours mode: append to the lens observation whether the detector finds the object on the
-            current frame (1/0), so the lens agent of the joint task knows when it is done. Always 0 with the
-            ground-truth ``in-focus`` judge (that would leak ground truth).
         start_lens_range_v: range of the random initial lens voltage (V): by default the focus range of
             0.2 m – ∞ with 1 V margin (46–53 V); ``(24, 70)`` starts anywhere the lens can go.
         object_fraction: range of the object's width as a fraction of the frame width.
@@ -74,6 +108,8 @@ class EnvConfig:
             that runs when the agent used its whole ``lens_horizon`` without stopping
             (:mod:`dasha.envs.lens_fallback`). 0 (off) in training, so the agent learns to finish by itself;
             evaluation and deployment turn it on.
+        calibration_error: what the controllers *believe* about the driven lens, as an error of its curve:
+            ``(offset dpt, relative slope error)``; the world stays true (the ``calibration`` bench suite).
         bracket_moves: ours mode, joint task with a real detector: frames of the detection safety net, an
             exposure bracket at the final lens position when the lens phase ends without a detection
             (:mod:`dasha.envs.exposure_bracket`; it has 3 exposures to try, more budget changes nothing). 0 (off)
@@ -88,6 +124,7 @@ class EnvConfig:
     distance_m: tuple[float, float] = (MIN_DISTANCE_M, math.inf)
     lux: tuple[float, float] = (5.0, 1000.0)
     f_number: tuple[float, float] = (2.8, 2.8)
+    lux_schedule: Literal["log-uniform", "paper-ramp"] = "log-uniform"
     detector: str = "haar-face"
     brisque_model: str = "live"
     lens_horizon: int = 10
@@ -96,7 +133,6 @@ class EnvConfig:
     start_exposure_us: float | None = None
     start_lens_v: float | None = None
     obs_latent: bool = False
-    obs_detection: bool = False
     start_lens_range_v: tuple[float, float] = (46.0, 53.0)
     object_fraction: tuple[float, float] = (0.45, 0.75)
     gamma_high: float = 0.99
@@ -106,6 +142,7 @@ class EnvConfig:
     best_by: Literal["blur", "sharpness"] = "blur"
     lens_fallback_moves: int = 0
     bracket_moves: int = 0
+    calibration_error: tuple[float, float] = (0.0, 0.0)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -134,8 +171,13 @@ class EnvConfig:
         f_lo, f_hi = self.object_fraction
         if not 0.1 <= f_lo <= f_hi <= 1.0:
             raise SpecError(f"env object_fraction must satisfy 0.1 ≤ lo ≤ hi ≤ 1, got {self.object_fraction}")
-        if self.detector != "in-focus" and self.detector not in DETECTORS:
-            raise SpecError(f"unknown detector {self.detector!r} (choose from: in-focus, {', '.join(DETECTORS)})")
+        if self.detector not in JUDGES and self.detector not in DETECTORS:
+            raise SpecError(f"unknown detector {self.detector!r} (choose from: {', '.join((*JUDGES, *DETECTORS))})")
+        if self.lux_schedule not in ("log-uniform", "paper-ramp"):
+            raise SpecError(f"env lux_schedule must be 'log-uniform' or 'paper-ramp', got {self.lux_schedule!r}")
+        offset, slope = self.calibration_error
+        if not (abs(offset) <= 3.0 and abs(slope) <= 0.5):
+            raise SpecError(f"env calibration_error must be (|offset| ≤ 3 dpt, |slope| ≤ 0.5), got {(offset, slope)}")
         if self.best_by not in ("blur", "sharpness"):
             raise SpecError(f"env best_by must be 'blur' or 'sharpness', got {self.best_by!r}")
         if not 0.5 <= self.goal_blur_px <= 20.0:
@@ -157,10 +199,15 @@ class EnvConfig:
             return data
         data = dict(data or {})
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
+        unknown = sorted(set(data) - names - ({"obs_detection"} if data.get("obs_detection") is False else set()))
+        if data.get("obs_detection") is False:  # policies exported before obs_detection was removed (always off)
+            data.pop("obs_detection")
+        if "obs_detection" in unknown:
+            raise SpecError("env obs_detection was removed (a detection ends the joint episode, so it was always 0 "
+                            "when observed); retrain the policy without it")
         if unknown:
             raise SpecError(f"unknown env config key(s) {unknown} (known: {sorted(names - {'extra'})})")
-        ranges = ("distance_m", "lux", "f_number", "start_lens_range_v", "object_fraction")
+        ranges = ("distance_m", "lux", "f_number", "start_lens_range_v", "object_fraction", "calibration_error")
         for key in ("scenes", "backgrounds", *ranges):
             if key in data:
                 value = data[key]

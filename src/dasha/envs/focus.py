@@ -23,17 +23,20 @@ or any real detector (``detector="haar-face"``, …).
 ## Starting State
 Random scene, distance (uniform in dpt), background depth, illuminance, f-number; exposure set so the
 median grey is 100; lens uniform over ``start_lens_range_v`` (default 46–53 V, the focus range of
-0.2 m – ∞ plus 1 V) or ``start_lens_v``. The first frame is free.
+0.2 m – ∞ plus 1 V) or ``start_lens_v``. The first frame is free. ``ours``: a lens that starts outside
+``start_lens_range_v`` (the paper domain's factory 24 V) is first parked at its middle (one counted move).
 
 ## Episode End
-* Termination — ``paper``: the object is detected. ``ours``: the stop action, or a forced stop after
-  ``lens_horizon`` moves (with ``lens_fallback_moves`` > 0, after the safety net's contrast search:
-  :mod:`dasha.envs.lens_fallback`).
+* Termination — ``paper``: the object is detected (the configured detector or judge: ``estimated-focus`` in
+  evaluation, no ground truth). ``ours``: the stop action, or a forced stop after ``lens_horizon`` moves; with
+  ``lens_fallback_moves`` > 0 the lens safety net runs first when the final frame fails its acceptance test
+  (:mod:`dasha.envs.safety_nets`).
 * Truncation — ``paper``: ``lens_horizon`` (10) moves without detection.
 
 ## Arguments
 ``gymnasium.make("dasha/Focus-v0", mode="ours", distance_m=(0.2, inf), ...)`` — any :class:`EnvConfig` field.
-``info``: ``success``, ``moves``, ``lens_v``, ``blur_px`` (ground truth, never observed).
+``info``: ``success``, ``moves``, ``lens_v``, ``blur_px`` (ground truth, never observed). ``reset(options=
+{"home_lens": False})`` leaves the lens where the episode starts it (for methods that are not ours-mode agents).
 
 ## Version History
 * v0: initial version.
@@ -47,8 +50,8 @@ import gymnasium as gym
 import numpy as np
 
 from dasha.envs.config import EnvConfig
-from dasha.envs.lens_fallback import lens_fallback
 from dasha.envs.rewards import ours_move_reward, ours_stop_reward, paper_low_level_reward
+from dasha.envs.safety_nets import safety_nets
 from dasha.envs.task import CameraTask, Step
 
 
@@ -77,9 +80,13 @@ class FocusEnv(gym.Env):
         super().reset(seed=seed)
         needs = self.task.detector is not None
         self._step = self.task.reset(self.np_random, needs_detection=needs, oracle_exposure=True)
+        self.moves = 0
+        if not self.task.paper and (options or {}).get("home_lens", True):
+            homed = self.task.home_lens()
+            if homed is not None:
+                self._step, self.moves = homed, 1
         self._best = self._step
         self._history = [self._step]
-        self.moves = 0
         self.found = self.task.detection(self._step) is not None
         return self._obs(), self._info()
 
@@ -100,6 +107,7 @@ class FocusEnv(gym.Env):
             truncated = not self.found and self.moves >= self.config.lens_horizon
             return self._obs(), reward, self.found, truncated, self._info()
         if not task.apply_lens(action):  # stop
+            self._safety_nets()
             return self._obs(), ours_stop_reward(self.found), True, False, self._info()
         self.moves += 1
         step = task.capture()
@@ -107,13 +115,18 @@ class FocusEnv(gym.Env):
                                   self.config.step_cost)  # fmt: skip
         self.found = task.detection(step) is not None
         self._advance(step)
-        if self.moves >= self.config.lens_horizon:  # forced stop, after the safety net (off in training)
-            for extra in lens_fallback(task, self._history, self.config.lens_fallback_moves):
-                self.moves += 1
-                self._advance(extra)
-                self.found = task.detection(extra) is not None
+        if self.moves >= self.config.lens_horizon:  # forced stop
+            self._safety_nets()
             return self._obs(), reward + ours_stop_reward(self.found), True, False, self._info()
         return self._obs(), reward, False, False, self._info()
+
+    def _safety_nets(self) -> None:
+        """The lens phase ended: the deployed lens net, when the final frame fails its test (off in training)."""
+        lens, _ = safety_nets(self.task, self._history, self.config.lens_fallback_moves, 0)
+        for extra in lens:
+            self.moves += 1
+            self._advance(extra)
+            self.found = self.task.detection(extra) is not None
 
     def _advance(self, step: Step) -> None:
         self._step = step

@@ -27,9 +27,8 @@ low-level agent acts are summed into its next transition by RLlib (one high-leve
   ``high``. Truncation: after ``max_high_level_steps`` high-level steps (the paper has no cap).
 * ``ours`` — termination: a real detector (``haar-face``, …) finds the object — on the hand-over frame or
   after a lens move — which ends the search as in the paper; or the low-level agent's stop (or forced stop
-  after ``lens_horizon`` moves and, with ``lens_fallback_moves`` > 0, the safety net of
-  :mod:`dasha.envs.lens_fallback`). With a real detector and ``bracket_moves`` > 0, a lens phase that ends
-  without a detection is followed by the exposure bracket of :mod:`dasha.envs.exposure_bracket`. ``high``
+  after ``lens_horizon`` moves), after which the deployed safety nets run when the final frame fails their test
+  (``lens_fallback_moves``, ``bracket_moves`` > 0: :mod:`dasha.envs.safety_nets`). ``high``
   hands over with its stop action (forced after ``exposure_horizon`` moves). With the ground-truth
   ``in-focus`` judge (training) nothing ends the episode but the stop: the agent learns to recognise focus
   itself (the judge also scores the hand-over frame, so a stop there without a lens move can succeed).
@@ -43,14 +42,13 @@ import numpy as np
 from ray.rllib.env.multi_agent_env import MultiAgentEnv
 
 from dasha.envs.config import EnvConfig
-from dasha.envs.exposure_bracket import exposure_bracket
-from dasha.envs.lens_fallback import lens_fallback
 from dasha.envs.rewards import (
     ours_move_reward,
     ours_stop_reward,
     paper_high_level_reward,
     paper_low_level_reward,
 )
+from dasha.envs.safety_nets import safety_nets
 from dasha.envs.task import CameraTask, Step, exposure_error_stops
 
 HIGH = "high"
@@ -154,12 +152,20 @@ class HierarchicalCameraEnv(MultiAgentEnv):
         self.phase = "low"
         self.turn_lens_moves = 0
         self.prev = None  # the lens agent's history starts at the hand-over frame
-        self.best = self.step_
-        self.lens_history = [self.step_]
         if not self.task.paper:  # ours: the hand-over frame may already do
             self.detected = self.task.detection(self.step_) is not None
             if self.detected and self.task.detector is not None:  # a real detector found the object: done
                 return {}, rewards, _flags(all_=True), _flags(), self._final_info(HIGH)
+            homed = self.task.home_lens()  # a lens at rest (factory start) is parked in the agents' range first
+            if homed is not None:
+                self.lens_moves += 1
+                self.turn_lens_moves += 1
+                self.step_ = homed
+                self.detected = self.task.detection(homed) is not None
+                if self.detected and self.task.detector is not None:
+                    return {}, rewards, _flags(all_=True), _flags(), self._final_info(HIGH)
+        self.best = self.step_
+        self.lens_history = [self.step_]
         return {low_id(self.turn): self._low_obs()}, rewards, _flags(), _flags(), {}
 
     def _high_step(self, action: Any) -> tuple[dict, dict, dict, dict, dict]:
@@ -194,7 +200,7 @@ class HierarchicalCameraEnv(MultiAgentEnv):
         before = self.step_
         assert before is not None
         if not task.paper and not task.apply_lens(action):  # our stop
-            self._bracket()
+            self._safety_nets()
             return {}, {lid: ours_stop_reward(self.detected)}, _flags(all_=True), _flags(), self._final_info(lid)
         if task.paper:
             task.apply_lens(action)
@@ -215,13 +221,8 @@ class HierarchicalCameraEnv(MultiAgentEnv):
                                   self.config.step_cost)  # fmt: skip
         if self.detected and task.detector is not None:  # a real detector found the object: done (the paper's rule)
             return {}, {lid: reward + ours_stop_reward(True)}, _flags(all_=True), _flags(), self._final_info(lid)
-        if self.turn_lens_moves >= self.config.lens_horizon:  # forced stop, after the safety net (off in training)
-            for extra in lens_fallback(task, self.lens_history, self.config.lens_fallback_moves):
-                self.lens_moves += 1
-                self.turn_lens_moves += 1
-                self._advance(extra)
-                self.detected = task.detection(extra) is not None
-            self._bracket()
+        if self.turn_lens_moves >= self.config.lens_horizon:  # forced stop
+            self._safety_nets()
             return (
                 {},
                 {lid: reward + ours_stop_reward(self.detected)},
@@ -231,11 +232,18 @@ class HierarchicalCameraEnv(MultiAgentEnv):
             )
         return {lid: self._low_obs()}, {lid: reward}, _flags(), _flags(), {}
 
-    def _bracket(self) -> None:
-        """Ours, real detector: the lens phase ends without a detection — the exposure bracket (off in training)."""
-        if self.detected:
+    def _safety_nets(self) -> None:
+        """Ours: the lens phase ended — the deployed nets (:mod:`dasha.envs.safety_nets`; off in training)."""
+        if self.detected and self.task.detector is not None:
             return
-        for extra in exposure_bracket(self.task, self.config.bracket_moves):
+        lens, bracket = safety_nets(self.task, self.lens_history, self.config.lens_fallback_moves,
+                                    self.config.bracket_moves)  # fmt: skip
+        for extra in lens:
+            self.lens_moves += 1
+            self.turn_lens_moves += 1
+            self._advance(extra)
+            self.detected = self.task.detection(extra) is not None
+        for extra in bracket:
             self.exposure_moves += 1
             self._advance(extra)
             self.detected = self.task.detection(extra) is not None

@@ -1,10 +1,11 @@
-"""The lens agent's safety net: a short contrast search when the agent used its whole horizon without stopping.
+"""The lens safety net: a short contrast search when a lens phase ends on a frame that fails the acceptance test.
 
-An ours-mode lens agent decides itself when it is done. When it has not stopped after ``lens_horizon`` moves it
-is lost — on held-out photos this happens in about 1 % of episodes, mostly very near objects (0.2–0.3 m) of
-textures whose large blur the learned estimator under-reads, so the agent keeps hunting. Camera AF has long
-answered this with a contrast search (libcamera's CDAF fine stage, Micro-Manager's OughtaFocus); the safety net
-does the same over the frames the agent has already taken, so it usually needs only a few moves:
+Every focus method decides itself when it is done — an ours-mode agent with its stop action (or a forced stop
+after ``lens_horizon`` moves), a classical search by its own rule, ``dfd`` by its blur estimate. When the frame it
+ends on does not pass the acceptance test below, the net takes over (the same net for every method: the bench's
+``+nets`` rows, and ``dasha`` as deployed). Camera AF has long answered a lost search with a contrast search
+(libcamera's CDAF fine stage, Micro-Manager's OughtaFocus); the net does the same over the frames the method has
+already taken, so it usually needs only a few moves:
 
 1. **Accept** the current frame if it passes the acceptance test — the task's detector finds the object, or,
    with the ground-truth ``in-focus`` judge (no detector), the estimated object blur is ≤
@@ -27,15 +28,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from dasha.envs.task import ACCEPT_BLUR_PX, CameraTask, Step
 from dasha.vision.focus_measures import parabola_peak
 
-if TYPE_CHECKING:
-    from dasha.envs.task import CameraTask, Step
-
-ACCEPT_BLUR_PX = 1.5
-"""Estimated object blur (px) the net accepts when there is no detector."""
+__all__ = ["ACCEPT_BLUR_PX", "EVAL_FALLBACK_MOVES", "accepted", "lens_fallback", "next_probe"]
 PROBE_V = 0.5
 """Outward probe (V) where the sharpest frame has no sampled neighbour on one side (≈ 8 px of blur at 0.2 m)."""
 TOL_V = 0.05
@@ -79,7 +76,7 @@ def next_probe(samples: dict[float, float], lo_v: float, hi_v: float, toward: fl
 
 
 def lens_fallback(task: CameraTask, history: Sequence[Step], max_moves: int) -> list[Step]:
-    """Run the safety net from the lens phase's frames ``history`` (ending with the current frame).
+    """Run the safety net when a lens phase ends, from its frames ``history`` (ending with the current frame).
 
     Moves the task's lens at most ``max_moves`` times and returns the frames it captured (empty when the
     current frame is accepted or ``max_moves`` is 0).

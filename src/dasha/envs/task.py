@@ -32,7 +32,6 @@ ours focus                history summary ``[blur, previous blur, Δblur, best f
                           2·P(front focus) − 1, which it reads from how the background is blurred;
                           then the focus fit of the lens phase's frames (:mod:`dasha.envs.focus_fit`):
                           (V_fit − V)/2, (V_other − V)/2 (best fit on the other side), their RMS errors;
-                          with ``obs_detection``, whether the detector finds the object (0 for ``in-focus``);
                           sharpness = log10 of the AF window's Tenengrad/mean², whose changes between frames do
                           not depend on the scene), then the current latent (``obs_latent``)
 ========================  ====================================================================================
@@ -43,7 +42,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -51,9 +49,11 @@ import gymnasium as gym
 import numpy as np
 
 from dasha.camera import EXPOSURE_TABLE_US
-from dasha.camera.base import Frame
+from dasha.camera.base import Frame, LensCurve
+from dasha.camera.calibration import Optics, believed_curve
 from dasha.camera.errors import SpecError
 from dasha.camera.sim import Scene, SimCamera, load_texture, vergence_range_d
+from dasha.camera.sim.scene import MIN_DISTANCE_M
 from dasha.envs.config import EnvConfig
 from dasha.envs.focus_fit import FocusFit, fit_focus
 from dasha.envs.rewards import focus_error, histogram_suitable, in_focus, well_exposed
@@ -85,6 +85,14 @@ WINDOW_GOOD_GREY = (55.0, 100.0)
 astronaut photo, haar-face detection stays ≥ 95 % for window medians 50–100, while a frame median of 120 already
 loses it). Inside this range there is nothing to gain from another exposure move."""
 IOU_THRESHOLD = 0.5
+ON_OBJECT = 0.5
+"""A detector's box counts as the object's when at least this fraction of its area lies on the ground-truth object
+(a face box on the astronaut photo does; a box on the background does not)."""
+ACCEPT_BLUR_PX = 1.5
+"""Estimated object blur (px) below which a frame passes the no-reference focus test (``estimated-focus``, the
+safety net, ``dfd``): stricter than the 2 px criterion because the estimate errs by ≈ 0.4 px near focus."""
+FOCUS_RANGE_M = (MIN_DISTANCE_M, math.inf)
+"""Object distances the lens can focus (m): the prior of the depth-from-defocus fit, whatever the domain."""
 BLUR_FEATURE = 64
 """Index of the blur-size estimate in the ``default`` encoder's output."""
 FOCUS_SUMMARY_DIM = 20
@@ -101,6 +109,15 @@ def paper_lens_voltage(action: Any) -> float:
 def log_exposure(exposure_us: float) -> float:
     """Normalised log exposure: log2(µs / 1000) / 12 (0 at 1 ms, ≈1 at 4 s)."""
     return math.log2(max(exposure_us, 1.0) / 1000.0) / 12.0
+
+
+def on_object(box: Sequence[float], object_box: Sequence[float]) -> bool:
+    """Whether at least :data:`ON_OBJECT` of ``box``'s area (x0, y0, x1, y1, px) lies inside ``object_box``."""
+    x0, y0, x1, y1 = (float(c) for c in box[:4])
+    ox0, oy0, ox1, oy1 = (float(c) for c in object_box[:4])
+    area = max(x1 - x0, 0.0) * max(y1 - y0, 0.0)
+    inter = max(min(x1, ox1) - max(x0, ox0), 0.0) * max(min(y1, oy1) - max(y0, oy0), 0.0)
+    return area > 0 and inter >= ON_OBJECT * area
 
 
 def median_grey(image: np.ndarray) -> float:
@@ -137,21 +154,60 @@ def exposure_error_stops(image: np.ndarray, centre_weighted: bool = False) -> fl
     return abs(math.log2(m / TARGET_GREY))
 
 
-@dataclass
 class Step:
-    """What the environments need to know about one captured frame."""
+    """One captured frame and what perception has computed from it so far (each feature on first use, timed).
 
-    frame: Frame
-    features: np.ndarray
-    peak: float
-    counts: np.ndarray = field(repr=False)
-    edges: np.ndarray = field(repr=False)
-    defocus: tuple[float, float] | None = None
-    """Object defocus estimate ``(log(1 + blur px) / 3, P(front focus))``, computed on first use."""
-    window_sharpness: float | None = None
-    """log10 of the AF window's exposure-normalised Tenengrad, computed on first use."""
-    detected: tuple[tuple[float, float, float, float] | None] | None = None
-    """Cached :meth:`CameraTask.detection` result (a 1-tuple once computed)."""
+    Features, the paper histogram, the defocus estimate, the AF-window sharpness and the detection are computed by
+    the task the first time something asks for them and cached here; a method that never asks pays nothing.
+    """
+
+    __slots__ = ("_features", "_histogram", "defocus", "detected", "frame", "task", "window_sharpness")
+
+    def __init__(self, frame: Frame, task: CameraTask) -> None:
+        self.frame = frame
+        self.task = task
+        self._features: np.ndarray | None = None
+        self._histogram: tuple[np.ndarray, np.ndarray, float] | None = None
+        self.defocus: tuple[float, float] | None = None
+        """Object defocus estimate ``(log(1 + blur px) / 3, P(front focus))``, computed on first use."""
+        self.window_sharpness: float | None = None
+        """log10 of the AF window's exposure-normalised Tenengrad, computed on first use."""
+        self.detected: tuple[tuple[float, float, float, float] | None] | None = None
+        """Cached :meth:`CameraTask.detection` result (a 1-tuple once computed)."""
+
+    def __repr__(self) -> str:
+        return f"Step(exposure_us={self.frame.exposure_us:g}, lens_v={self.frame.lens_v})"
+
+    @property
+    def features(self) -> np.ndarray:
+        """The encoder's latent of the frame (float32 ``[dim]``)."""
+        if self._features is None:
+            t0 = time.perf_counter()
+            self._features = self.task.encoder.encode(self.frame.image)[0]
+            self.task.perception_s += time.perf_counter() - t0
+        return self._features
+
+    def _hist(self) -> tuple[np.ndarray, np.ndarray, float]:
+        if self._histogram is None:
+            t0 = time.perf_counter()
+            self._histogram = paper_histogram(self.frame.image)
+            self.task.perception_s += time.perf_counter() - t0
+        return self._histogram
+
+    @property
+    def counts(self) -> np.ndarray:
+        """The paper histogram's 10 counts."""
+        return self._hist()[0]
+
+    @property
+    def edges(self) -> np.ndarray:
+        """The paper histogram's 11 bin edges."""
+        return self._hist()[1]
+
+    @property
+    def peak(self) -> float:
+        """The paper's histogram peak P (left edge of the fullest bin, grey levels)."""
+        return self._hist()[2]
 
     @property
     def well_exposed(self) -> bool:
@@ -177,17 +233,40 @@ class CameraTask:
         self.encoder = make_encoder(self.config.encoder)
         self._has_blur = self.encoder.dim > BLUR_FEATURE and self.config.encoder == "default"
         self._textures: dict[str, np.ndarray] = {}
+        self._background = self.config.backgrounds[0]
         self.camera = SimCamera(
             self._scene(self.config.scenes[0], self.config.backgrounds[0], 1.0), size=self.config.size
         )
-        self.optics, self.lens_curve = self.camera.optics, self.camera.lens.curve
-        """The optics and lens model of :meth:`focus_fit` (kept if ``camera`` is swapped for a real one)."""
         self.reference_boxes: list[tuple[float, float, float, float]] = []
         self.episode: dict[str, Any] = {}
         self.perception_s = 0.0
-        """Seconds spent on features (encoder + histogram) since the episode started."""
-        self.frames: list[Frame] = []
-        """Frames captured in the current episode (the first is the free start frame)."""
+        """Seconds spent on perception (features, histogram, focus estimates) since the episode started."""
+        self.detector_s = 0.0
+        """Seconds spent in the detector since the episode started."""
+        self.steps: list[Step] = []
+        """Frames captured in the current episode, with their perception (the first is the free start frame)."""
+
+    @property
+    def frames(self) -> list[Frame]:
+        """The frames of :attr:`steps`."""
+        return [s.frame for s in self.steps]
+
+    # -- calibration ---------------------------------------------------------------------------------
+    @property
+    def optics(self) -> Optics:
+        """The driven camera's optics (focal length, f-number, pixel pitch), read at every use: it follows changes."""
+        optics = getattr(self.camera, "optics", None)
+        if optics is None:
+            raise SpecError(f"camera {getattr(self.camera, 'spec', '')!r} reports no optics calibration")
+        return optics
+
+    @property
+    def lens_curve(self) -> LensCurve:
+        """The driven lens's drive → dpt curve as the controllers believe it (``config.calibration_error``)."""
+        lens = self.camera.lens
+        if lens is None or lens.curve is None:
+            raise SpecError(f"camera {getattr(self.camera, 'spec', '')!r} has no lens with a calibration curve")
+        return believed_curve(lens.curve, *self.config.calibration_error)
 
     # -- spaces --------------------------------------------------------------------------------------
     @property
@@ -218,8 +297,7 @@ class CameraTask:
     def focus_observation_space(self) -> gym.spaces.Box:
         """Lens observations (see module docstring)."""
         d = self.encoder.dim
-        extra = int(self.config.obs_detection) + (d if self.config.obs_latent else 0)
-        n = d if self.paper else FOCUS_SUMMARY_DIM + extra
+        n = d if self.paper else FOCUS_SUMMARY_DIM + (d if self.config.obs_latent else 0)
         return gym.spaces.Box(-np.inf, np.inf, (n,), np.float32)
 
     # -- episodes ------------------------------------------------------------------------------------
@@ -241,9 +319,11 @@ class CameraTask:
         vergence = float(rng.uniform(*vergence_range_d(cfg.distance_m)))
         distance = math.inf if vergence < 1e-4 else max(1.0 / vergence, near)
         bg_vergence = vergence * float(rng.uniform(0.0, 0.7))  # the background is always farther
+        obj = cfg.scenes[int(rng.integers(len(cfg.scenes)))]
+        self._background = cfg.backgrounds[int(rng.integers(len(cfg.backgrounds)))]
         return self._scene(
-            cfg.scenes[int(rng.integers(len(cfg.scenes)))],
-            cfg.backgrounds[int(rng.integers(len(cfg.backgrounds)))],
+            obj,
+            self._background,
             distance,
             background_distance_m=math.inf if bg_vergence < 1e-4 else max(1.0 / bg_vergence, distance),
             object_fraction=float(rng.uniform(*cfg.object_fraction)),
@@ -260,8 +340,7 @@ class CameraTask:
         cfg, cam = self.config, self.camera
         for _ in range(30):
             cam.set_scene(self.sample_scene(rng))
-            lo, hi = cfg.lux
-            cam.set_lux(float(math.exp(rng.uniform(math.log(lo), math.log(hi)))))
+            cam.set_lux(self.sample_lux(rng))
             cam.set_f_number(float(rng.uniform(*cfg.f_number)))
             if not needs_detection or self._find_reference_boxes():
                 break
@@ -280,21 +359,39 @@ class CameraTask:
             exposure = float(EXPOSURE_TABLE[np.argmin(np.abs(np.log(EXPOSURE_TABLE) - rng.uniform(lo_e, hi_e)))])
         start_v = cfg.start_lens_v if cfg.start_lens_v is not None else float(rng.uniform(*cfg.start_lens_range_v))
         cam.restart(seed, exposure, start_v)
-        self.perception_s = 0.0
-        self.frames = []
-        self.episode = {"scene": cam.scene.name, "distance_m": cam.scene.object_distance_m, "lux": cam.light.lux_at(0)}
+        self.perception_s = self.detector_s = 0.0
+        self.steps = []
+        self.episode = {"scene": cam.scene.name, "background": self._background,
+                        "distance_m": cam.scene.object_distance_m, "lux": cam.light.lux_at(0)}  # fmt: skip
         return self.capture()
 
+    def sample_lux(self, rng: np.random.Generator) -> float:
+        """An episode's illuminance (lx): log-uniform over ``config.lux``, or one of the paper's ramp levels."""
+        lo, hi = self.config.lux
+        if self.config.lux_schedule == "paper-ramp":
+            levels = [*np.arange(lo, hi, 10.0), hi]  # 13, 23, …, 293, 300 lx: the ramp's levels, equal time each
+            return float(levels[int(rng.integers(len(levels)))])
+        return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+
     def capture(self) -> Step:
-        """Capture a frame and compute features and the paper histogram (their cost goes to ``perception_s``;
-        the focus estimates are computed when first asked for, and counted there too)."""
-        frame = self.camera.capture()
-        t0 = time.perf_counter()
-        counts, edges, peak = paper_histogram(frame.image)
-        step = Step(frame, self.encoder.encode(frame.image)[0], peak, counts, edges)
-        self.perception_s += time.perf_counter() - t0
-        self.frames.append(frame)
+        """Capture a frame; its features are computed when first asked for (their cost goes to ``perception_s``)."""
+        step = Step(self.camera.capture(), self)
+        self.steps.append(step)
         return step
+
+    def home_lens(self) -> Step | None:
+        """Park a lens outside the range the ours-mode agents start from (``start_lens_range_v``) at its middle.
+
+        A lens at rest (a Varioptic lens at 24 V, the paper domain's factory setting) is blurred beyond anything a
+        relative-move controller (ours agents, ``dfd``) has seen; as a camera's AF parks its lens before a search,
+        one move takes it home. Returns the new frame, or None when the lens was already in range.
+        """
+        lens = self.camera.lens
+        lo, hi = self.config.start_lens_range_v
+        if lens is None or lo <= lens.voltage <= hi:
+            return None
+        lens.set_voltage(lens.limits.clip((lo + hi) / 2.0))
+        return self.capture()
 
     def oracle_exposure_us(self) -> float:
         """Exposure (µs) that puts the median grey of the sharp, noise-free render at 100 (focus-only task)."""
@@ -315,15 +412,16 @@ class CameraTask:
     # -- detection -----------------------------------------------------------------------------------
     @cached_property
     def detector(self) -> Any:
-        """The configured detector (None for the ground-truth ``in-focus`` judge)."""
-        if self.config.detector == "in-focus":
+        """The configured detector (None for the ``in-focus`` and ``estimated-focus`` judges)."""
+        if self.config.detector in ("in-focus", "estimated-focus"):
             return None
         from dasha.vision.detectors import make_detector
 
         return make_detector(self.config.detector)
 
     def _find_reference_boxes(self) -> bool:
-        """Detect on the sharp, well-exposed, noise-free render; keep the boxes as the reference."""
+        """Detect on the sharp, well-exposed, noise-free render; keep the boxes that lie on the object (at least
+        :data:`ON_OBJECT` of their area inside its ground-truth box) as the reference."""
         if self.detector is None:
             return True
         cam = self.camera
@@ -333,23 +431,34 @@ class CameraTask:
         power = cam.lens.curve.power(v) if math.isfinite(v) else None
         frame = cam.render(lens_power_d=power, noise=False) if power is not None else None
         cam.exposure_us = saved_e
-        self.reference_boxes = [b.as_tuple() for b in self.detector.detect(frame.image)] if frame else []
+        boxes = [b.as_tuple() for b in self.detector.detect(frame.image)] if frame else []
+        truth = frame.truth if frame is not None else None
+        self.reference_boxes = [b for b in boxes if truth is None or on_object(b, truth.object_box)]
         return bool(self.reference_boxes)
 
     def detection(self, step: Step) -> tuple[float, float, float, float] | None:
-        """The detected box with IoU ≥ 0.5 with a reference box (any box when there is no reference, e.g. on a
-        live camera), or None; cached on the step.
+        """The detected box with IoU ≥ 0.5 with a reference box on the object (any box when there is no reference,
+        e.g. on a live camera), or None; cached on the step; the detector's time goes to ``detector_s``.
 
-        With the ``in-focus`` judge (simulator only): the object box when the object is in focus and the
-        histogram is suitable.
+        Judges: ``in-focus`` (simulator only) — the object box when the object is in focus and the histogram is
+        suitable; ``estimated-focus`` — the object box (or the AF window) when the estimated object blur is
+        ≤ :data:`ACCEPT_BLUR_PX` and the histogram is suitable (no ground truth).
         """
         if step.detected is None:
+            t0 = time.perf_counter()
             step.detected = (self._detect(step),)
+            if self.detector is not None:
+                self.detector_s += time.perf_counter() - t0
         return step.detected[0]
 
     def _detect(self, step: Step) -> tuple[float, float, float, float] | None:
         if self.detector is None:
             truth = step.frame.truth
+            if self.config.detector == "estimated-focus":
+                if not (self.estimated_blur_px(step) <= ACCEPT_BLUR_PX and step.suitable):
+                    return None
+                h, w = step.frame.image.shape
+                return (w / 4, h / 4, 3 * w / 4, 3 * h / 4)  # the AF window: where the estimate looked
             ok = truth is not None and in_focus(truth.blur_px, self.config.goal_blur_px) and step.suitable
             return tuple(float(c) for c in truth.object_box) if ok else None  # type: ignore[union-attr,return-value]
         from dasha.vision.detectors import iou
@@ -382,19 +491,21 @@ class CameraTask:
         if a == STOP:
             return False
         e = cam.exposure_us * 2.0 ** EXPOSURE_STOPS[a - 1]
-        cam.exposure_us = float(min(max(e, OURS_EXPOSURE_RANGE_US[0]), OURS_EXPOSURE_RANGE_US[1]))
+        lo = max(OURS_EXPOSURE_RANGE_US[0], cam.exposure_limits.low)
+        hi = min(OURS_EXPOSURE_RANGE_US[1], cam.exposure_limits.high)
+        cam.exposure_us = float(min(max(e, lo), hi))
         return True
 
     def apply_lens(self, action: Any) -> bool:
         """Apply a lens action (waits for the lens to settle); returns False for our stop action."""
         lens = self.camera.lens
         if self.paper:
-            lens.set_voltage(paper_lens_voltage(action))
+            lens.set_voltage(lens.limits.clip(paper_lens_voltage(action)))
             return True
         a = int(np.asarray(action).ravel()[0])
         if a == STOP:
             return False
-        lens.set_voltage(min(max(lens.voltage + float(LENS_MOVES_V[a - 1]), LENS_V_RANGE[0]), LENS_V_RANGE[1]))
+        lens.set_voltage(lens.limits.clip(lens.voltage + float(LENS_MOVES_V[a - 1])))
         return True
 
     # -- observations --------------------------------------------------------------------------------
@@ -455,10 +566,12 @@ class CameraTask:
         return float(step.features[BLUR_FEATURE]) if self._has_blur else 0.0
 
     def focus_fit(self, history: Sequence[Step]) -> FocusFit:
-        """Least-squares focus position from the blur estimates of ``history`` (:mod:`dasha.envs.focus_fit`)."""
+        """Least-squares focus position from the blur estimates of ``history`` (:mod:`dasha.envs.focus_fit`), with the
+        driven camera's optics and its lens curve as the controllers believe it (:attr:`optics`, :attr:`lens_curve`);
+        the prior is every distance the lens can focus (:data:`FOCUS_RANGE_M`), whatever the episode domain."""
         volts = [s.frame.lens_v or 0.0 for s in history]
         log_blur = [3.0 * self.blur_feature(s) for s in history]
-        return fit_focus(volts, log_blur, self.optics, self.lens_curve, vergence_range_d(self.config.distance_m))
+        return fit_focus(volts, log_blur, self.optics, self.lens_curve, vergence_range_d(FOCUS_RANGE_M))
 
     def focus_observation(
         self, step: Step, prev: Step | None, t: int, best: Step | None = None, history: Sequence[Step] = ()
@@ -481,8 +594,6 @@ class CameraTask:
             self.side_feature(step), self.side_feature(p),
             (fit.best_v - v) / 2.0, (fit.other_v - v) / 2.0, fit.best_rms, fit.other_rms,
         ]  # fmt: skip
-        if self.config.obs_detection:  # never the ground-truth judge's verdict
-            summary.append(float(self.detector is not None and self.detection(step) is not None))
         parts = [np.asarray(summary, np.float32)]
         if self.config.obs_latent:
             parts.append(step.features)

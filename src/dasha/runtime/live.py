@@ -20,8 +20,9 @@ from typing import Any
 
 from dasha.agents.policy import Policy
 from dasha.camera.base import Camera
-from dasha.envs.exposure_bracket import EVAL_BRACKET_MOVES, exposure_bracket
-from dasha.envs.lens_fallback import EVAL_FALLBACK_MOVES, lens_fallback
+from dasha.envs.exposure_bracket import EVAL_BRACKET_MOVES
+from dasha.envs.lens_fallback import EVAL_FALLBACK_MOVES
+from dasha.envs.safety_nets import safety_nets
 from dasha.envs.task import CameraTask, Step, median_grey
 
 
@@ -52,7 +53,7 @@ class LiveTuner:
             raise ValueError(f"a {policy.task} policy needs a camera with a lens")
         self.camera = camera
         self.policy = policy
-        self.task = CameraTask(policy.env_config(detector=detector or "in-focus"))
+        self.task = CameraTask(policy.env_config(detector=detector or "estimated-focus"))
         self.task.camera = camera  # type: ignore[assignment]  # observations come from this camera's frames
         self.config = self.task.config
 
@@ -72,11 +73,12 @@ class LiveTuner:
             return None
         return self.task.detection(step) is not None
 
-    def _focus(self, step: Step) -> tuple[Step, int]:
+    def _focus(self, step: Step) -> tuple[Step, int, int]:
+        """The lens phase, then the deployed safety nets; returns (final step, lens moves, bracket frames)."""
         prev, best, moves, history = None, step, 0, [step]
         module = "low_level" if self.policy.task == "joint" else "focus"
         if self.found(step):
-            return step, 0
+            return step, 0, 0
         for _ in range(self.config.lens_horizon):
             action = self.policy.act(module, self.task.focus_observation(step, prev, moves, best, history))
             if not self.task.apply_lens(action):
@@ -85,47 +87,28 @@ class LiveTuner:
             prev, step = step, self.task.capture()
             history.append(step)
             if self.found(step):
-                return step, moves
+                return step, moves, 0
             if self.task.better_focus(step, best):
                 best = step
-        else:  # the agent never stopped: the safety net's short contrast search
-            extra = lens_fallback(self.task, history, EVAL_FALLBACK_MOVES)
-            if extra:
-                step, moves = extra[-1], moves + len(extra)
-        return step, moves
-
-    def _home_lens(self) -> int:
-        """Move the lens into the voltage range the agents start from in training, if it is outside; 1 move or 0.
-
-        A lens at rest (a Varioptic lens at 24 V) or left far away is blurred beyond anything the agents have
-        seen; the middle of ``start_lens_range_v`` (46–53 V: focus from 0.2 m to ∞, with 1 V margin) is their
-        home position, as a camera's AF parks its lens before a search.
-        """
-        lens = self.camera.lens
-        if lens is None or self.policy.task == "exposure":
-            return 0
-        lo, hi = self.config.start_lens_range_v
-        if lo <= lens.voltage <= hi:
-            return 0
-        lens.set_voltage(lens.limits.clip((lo + hi) / 2.0))
-        return 1
+        bracket = EVAL_BRACKET_MOVES if self.policy.task == "joint" else 0
+        lens, exposure = safety_nets(self.task, history, EVAL_FALLBACK_MOVES, bracket)
+        extra = lens + exposure
+        return (extra[-1] if extra else step), moves + len(lens), len(exposure)
 
     def tune(self) -> TuneResult:
-        """One single-shot pass: exposure agent, then lens agent."""
+        """One single-shot pass: park the lens if it rests outside the agents' range, exposure agent, lens agent."""
         if self.config.mode != "ours":
             raise ValueError("live tuning needs an ours-mode policy (it decides itself when to stop)")
         t0 = time.monotonic()
-        e_moves, l_moves = 0, self._home_lens()
-        step = self.task.capture()
+        e_moves, l_moves = 0, 0
+        homed = self.task.home_lens() if self.policy.task != "exposure" else None
+        step = homed if homed is not None else self.task.capture()
+        l_moves += homed is not None
         if self.policy.task in ("joint", "exposure"):
             step, e_moves = self._exposure(step)
         if self.policy.task in ("joint", "focus"):
-            step, moves = self._focus(step)
-            l_moves += moves
-        if self.policy.task == "joint" and self.found(step) is False:  # the detection safety net
-            extra = exposure_bracket(self.task, EVAL_BRACKET_MOVES)
-            if extra:
-                step, e_moves = extra[-1], e_moves + len(extra)
+            step, moves, bracket = self._focus(step)
+            l_moves, e_moves = l_moves + moves, e_moves + bracket
         lens = self.camera.lens
         return TuneResult(self.camera.exposure_us, lens.voltage if lens else None, e_moves, l_moves,
                           time.monotonic() - t0, step, self.found(step))  # fmt: skip

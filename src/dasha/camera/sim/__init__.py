@@ -5,6 +5,7 @@ from dasha.camera.sim.light import ConstantLight, LightSchedule, PaperRamp, Rand
 from dasha.camera.sim.optics import VARIOPTIC_LIMITS, Optics, PyramidBlur, VariopticCurve, disc_kernel
 from dasha.camera.sim.scene import (
     BACKGROUND_TEXTURES,
+    EXTRA_TEXTURES,
     OBJECT_TEXTURES,
     Scene,
     load_texture,
@@ -15,6 +16,7 @@ from dasha.camera.sim.sensor import SensorModel
 
 __all__ = [
     "BACKGROUND_TEXTURES",
+    "EXTRA_TEXTURES",
     "OBJECT_TEXTURES",
     "SIM_EXPOSURE_LIMITS",
     "VARIOPTIC_LIMITS",

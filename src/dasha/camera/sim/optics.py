@@ -26,6 +26,9 @@ import cv2
 import numpy as np
 
 from dasha.camera.base import LensCurve, Limits
+from dasha.camera.calibration import Optics
+
+__all__ = ["VARIOPTIC_LIMITS", "Optics", "PyramidBlur", "VariopticCurve", "blur_disc", "disc_kernel"]
 
 #: Varioptic (Corning) A/C-39N0 drive limits: 24–70 V RMS at 1 mV resolution.
 VARIOPTIC_LIMITS = Limits(24.0, 70.0, "V", resolution=0.001)
@@ -77,42 +80,6 @@ class VariopticCurve(LensCurve):
             else:
                 hi = mid
         return 0.5 * (lo + hi)
-
-
-@dataclass(frozen=True, slots=True)
-class Optics:
-    """Thin main lens + front liquid lens at native pixel pitch.
-
-    Attributes:
-        focal_length_m: main-lens focal length (m); 16 mm.
-        f_number: f-number N (aperture diameter f/N).
-        pixel_pitch_m: sensor pixel pitch (m); 5.5 µm (CMV2000).
-        base_focus_d: main-lens focus vergence 1/s0 (dpt); 0 = focused at infinity.
-        kappa: liquid-lens power coupling κ (1 for a front-mounted lens).
-    """
-
-    focal_length_m: float = 0.016
-    f_number: float = 2.8
-    pixel_pitch_m: float = 5.5e-6
-    base_focus_d: float = 0.0
-    kappa: float = 1.0
-
-    @property
-    def px_per_diopter(self) -> float:
-        """Blur-circle diameter per diopter of defocus, native px: f²/(N·pitch)."""
-        return self.focal_length_m**2 / (self.f_number * self.pixel_pitch_m)
-
-    def focus_vergence(self, lens_power_d: float) -> float:
-        """Object vergence (dpt) that is in focus with the liquid lens at ``lens_power_d``."""
-        return self.base_focus_d + self.kappa * lens_power_d
-
-    def blur_px(self, object_vergence_d: float, lens_power_d: float) -> float:
-        """Blur-circle diameter (native px) of an object at vergence 1/d (dpt): f²|ΔD|/N/pitch."""
-        return abs(self.focus_vergence(lens_power_d) - object_vergence_d) * self.px_per_diopter
-
-    def in_focus_power(self, object_vergence_d: float) -> float:
-        """Liquid-lens power (dpt) that focuses an object at vergence 1/d (dpt)."""
-        return (object_vergence_d - self.base_focus_d) / self.kappa
 
 
 @lru_cache(maxsize=512)

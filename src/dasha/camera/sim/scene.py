@@ -42,8 +42,17 @@ OBJECT_TEXTURES: tuple[str, ...] = (
     "microaneurysms",
     "shepp_logan_phantom",
 )
-#: Texture photos from ``skimage.data`` used as backgrounds.
+#: Texture photos from ``skimage.data`` used as backgrounds in training.
 BACKGROUND_TEXTURES: tuple[str, ...] = ("brick", "grass", "gravel")
+#: Further offline photos, shipped by installed packages, that no shipped policy or estimator was trained on
+#: unless a list says so: ``motorcycle`` (skimage's stereo pair, left view: a cluttered workshop), ``jacksboro``
+#: (matplotlib's Jacksboro fault elevation map, a relief texture), ``grace_hopper`` (matplotlib's portrait: a
+#: frontal face that is not an evaluation photo, for training with a face detector).
+EXTRA_TEXTURES: dict[str, tuple[str, str]] = {
+    "motorcycle": ("skimage", "motorcycle_left.png"),
+    "jacksboro": ("matplotlib", "jacksboro_fault_dem.npz"),
+    "grace_hopper": ("matplotlib", "grace_hopper.jpg"),
+}
 
 MIN_DISTANCE_M = 0.2
 
@@ -61,14 +70,15 @@ def load_texture(name_or_path: str | Path) -> np.ndarray:
     key = str(name_or_path)
     if key in OBJECT_TEXTURES or key in BACKGROUND_TEXTURES:
         img = _skimage_photo(key)
+    elif key in EXTRA_TEXTURES:
+        img = _extra_photo(key)
     elif key.startswith("aruco:"):
         img = _marker(key)
     else:
         path = Path(key).expanduser()
         if not path.is_file():
-            raise SpecError(
-                f"scene image {key!r} not found (give an image file or one of: {', '.join(OBJECT_TEXTURES)})"
-            )
+            names = ", ".join((*OBJECT_TEXTURES, *BACKGROUND_TEXTURES, *EXTRA_TEXTURES))
+            raise SpecError(f"scene image {key!r} not found (give an image file or one of: {names})")
         img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         if img is None:
             raise SpecError(f"cannot read scene image {key!r} (not an image format OpenCV can decode)")
@@ -92,6 +102,32 @@ def _skimage_photo(name: str) -> np.ndarray:
     import skimage.data
 
     img = _to_grey_u8(np.asarray(getattr(skimage.data, name)()))
+    img.flags.writeable = False
+    return img
+
+
+@lru_cache(maxsize=8)
+def _extra_photo(name: str) -> np.ndarray:
+    """A photo of :data:`EXTRA_TEXTURES` from the data files skimage or matplotlib install (offline)."""
+    package, filename = EXTRA_TEXTURES[name]
+    if package == "skimage":
+        import skimage.data
+
+        path = Path(skimage.data.__file__).parent / filename
+    else:
+        import matplotlib.cbook
+
+        path = Path(matplotlib.cbook.get_sample_data(filename, asfileobj=False))
+    if path.suffix == ".npz":  # an elevation map: stretch its range onto 0–255
+        with np.load(path) as data:
+            elevation = np.asarray(data["elevation"], np.float64)
+        lo, hi = np.percentile(elevation, [0.5, 99.5])
+        img = np.rint(255 * np.clip((elevation - lo) / max(hi - lo, 1e-9), 0, 1)).astype(np.uint8)
+    else:
+        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise SpecError(f"texture {name!r}: cannot read {path}")
+        img = _to_grey_u8(img[..., ::-1] if img.ndim == 3 else img)  # OpenCV reads BGR
     img.flags.writeable = False
     return img
 

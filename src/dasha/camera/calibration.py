@@ -1,0 +1,103 @@
+"""Calibration a camera reports about itself: its optics and its lens's drive → dioptre curve, and their errors.
+
+Perception and every controller read the focus model from the device they drive (``camera.optics``,
+``camera.lens.curve``), never from the simulator that renders the blur; a controller's *belief* about that model may
+be wrong, which :class:`MiscalibratedCurve` expresses (the ``calibration`` bench suite perturbs only the belief).
+
+* :class:`Optics` — thin main lens + front liquid lens at native pixel pitch: blur-circle diameter
+  ``c = f²·|ΔD| / (N·pitch)`` px for a defocus of ΔD dioptres (16.6 px/dpt at 16 mm, f/2.8, 5.5 µm).
+* :class:`MiscalibratedCurve` — a lens curve as a miscalibrated controller believes it: ``P'(V) = (1 + slope)·P(V)
+  + offset`` (dpt).
+* :func:`in_focus_half_width_v` — the half-width (V) of the in-focus zone around a voltage: the blur criterion
+  (2 px) divided by px/dpt and by the curve's slope (dpt/V) there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dasha.camera.base import LensCurve
+
+
+@dataclass(frozen=True, slots=True)
+class Optics:
+    """Thin main lens + front liquid lens at native pixel pitch.
+
+    Attributes:
+        focal_length_m: main-lens focal length (m); 16 mm.
+        f_number: f-number N (aperture diameter f/N).
+        pixel_pitch_m: sensor pixel pitch (m); 5.5 µm (CMV2000).
+        base_focus_d: main-lens focus vergence 1/s0 (dpt); 0 = focused at infinity.
+        kappa: liquid-lens power coupling κ (1 for a front-mounted lens).
+    """
+
+    focal_length_m: float = 0.016
+    f_number: float = 2.8
+    pixel_pitch_m: float = 5.5e-6
+    base_focus_d: float = 0.0
+    kappa: float = 1.0
+
+    @property
+    def px_per_diopter(self) -> float:
+        """Blur-circle diameter per diopter of defocus, native px: f²/(N·pitch)."""
+        return self.focal_length_m**2 / (self.f_number * self.pixel_pitch_m)
+
+    def focus_vergence(self, lens_power_d: float) -> float:
+        """Object vergence (dpt) that is in focus with the liquid lens at ``lens_power_d``."""
+        return self.base_focus_d + self.kappa * lens_power_d
+
+    def blur_px(self, object_vergence_d: float, lens_power_d: float) -> float:
+        """Blur-circle diameter (native px) of an object at vergence 1/d (dpt): f²|ΔD|/N/pitch."""
+        return abs(self.focus_vergence(lens_power_d) - object_vergence_d) * self.px_per_diopter
+
+    def in_focus_power(self, object_vergence_d: float) -> float:
+        """Liquid-lens power (dpt) that focuses an object at vergence 1/d (dpt)."""
+        return (object_vergence_d - self.base_focus_d) / self.kappa
+
+
+@dataclass(frozen=True, slots=True)
+class MiscalibratedCurve(LensCurve):
+    """``base`` as a controller with a calibration error believes it: ``P'(V) = (1 + slope_error)·P(V) + offset_d``.
+
+    Attributes:
+        base: the true curve.
+        offset_d: believed minus true power at every voltage where ``slope_error`` is 0 (dpt).
+        slope_error: relative error of the believed slope (0.05 = the belief is 5 % steeper).
+    """
+
+    base: LensCurve
+    offset_d: float = 0.0
+    slope_error: float = 0.0
+
+    def power(self, volts: float | np.ndarray) -> float | np.ndarray:
+        """Believed optical power (dpt) at ``volts`` (V)."""
+        out = (1.0 + self.slope_error) * np.asarray(self.base.power(volts), np.float64) + self.offset_d
+        return float(out) if np.ndim(out) == 0 else out
+
+    def voltage(self, diopters: float) -> float:
+        """Voltage (V) the belief says gives ``diopters``."""
+        return self.base.voltage((diopters - self.offset_d) / (1.0 + self.slope_error))
+
+
+def believed_curve(curve: LensCurve, offset_d: float = 0.0, slope_error: float = 0.0) -> LensCurve:
+    """``curve`` itself when there is no error, else the :class:`MiscalibratedCurve` a controller believes."""
+    if offset_d == 0.0 and slope_error == 0.0:
+        return curve
+    return MiscalibratedCurve(curve, float(offset_d), float(slope_error))
+
+
+def curve_slope_d_per_v(curve: LensCurve, volts: float, dv: float = 0.05) -> float:
+    """Local slope of a lens curve (dpt/V) at ``volts`` (central difference over ±``dv`` V)."""
+    return float((curve.power(volts + dv) - curve.power(volts - dv)) / (2.0 * dv))
+
+
+def in_focus_half_width_v(optics: Optics, curve: LensCurve, volts: float, blur_px: float = 2.0) -> float:
+    """Half-width (V) of the zone around ``volts`` where the blur stays ≤ ``blur_px`` (the in-focus criterion).
+
+    ``blur_px / px_per_diopter`` is the largest in-focus defocus (dpt; 0.12 dpt at f/2.8), divided by the lens
+    slope κ·dP/dV (dpt/V) at ``volts``: 0.12 V on a 1 dpt/V Varioptic lens at f/2.8, 0.24 V at f/5.6.
+    """
+    slope = abs(optics.kappa * curve_slope_d_per_v(curve, volts))
+    return blur_px / optics.px_per_diopter / max(slope, 1e-6)
