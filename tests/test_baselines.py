@@ -7,12 +7,12 @@ import pytest
 
 from dasha.baselines.autoexposure import AUTOEXPOSURE_METHODS, Measurement, make_autoexposure
 from dasha.baselines.autofocus import AUTOFOCUS_METHODS, AfParams, AfState, make_autofocus
-from dasha.bench.runner import autoexposure_loop, autofocus_loop
-from dasha.camera.base import Camera, Frame
+from dasha.baselines.loops import af_params, autoexposure_loop, autofocus_loop
 from dasha.camera.sim import Scene, SimCamera
 from dasha.envs.rewards import well_exposed
 from dasha.vision.focus_measures import parabola_peak
 from dasha.vision.histogram import paper_histogram
+from tests.blind import blind_task
 
 PEAK_V = 49.37
 
@@ -58,28 +58,6 @@ def test_parabola_vertex() -> None:
     assert parabola_peak([1.0, 2.0, 3.0], [3.0, 1.0, 2.0]) == 1.0  # convex: the best sample
 
 
-class TruthHidingCamera(Camera):
-    """Wraps a simulated camera and strips every trace of ground truth from what a method can see."""
-
-    def __init__(self, inner: SimCamera) -> None:
-        self._inner = inner
-        self.exposure_limits = inner.exposure_limits
-
-    @property
-    def lens(self):  # type: ignore[no-untyped-def]
-        return self._inner.lens
-
-    def _do_capture(self) -> Frame:
-        f = self._inner.capture()
-        return Frame(f.image, f.exposure_us, f.lens_v, f.timestamp, truth=None)
-
-    def _do_get_exposure(self) -> float:
-        return self._inner.exposure_us
-
-    def _do_set_exposure(self, exposure_us: float) -> None:
-        self._inner.exposure_us = exposure_us
-
-
 def _easy_camera(distance_m: float, seed: int) -> SimCamera:
     cam = SimCamera(Scene.from_names("camera", "grass", object_distance_m=distance_m), size=128, lux=200, seed=seed)
     cam.exposure_us = 15_000
@@ -92,10 +70,10 @@ def test_af_baselines_focus_an_easy_scene_without_ground_truth(name: str) -> Non
     for seed, distance in enumerate((0.5, 1.5, 6.0)):
         cam = _easy_camera(distance, seed)
         cam.lens.voltage = 46.5
-        hidden = TruthHidingCamera(cam)
-        first = hidden.capture()
-        frames, _, _ = autofocus_loop(hidden, make_autofocus(name), first)
-        assert all(f.truth is None for f in [first, *frames])
+        task = blind_task(cam)
+        first = task.capture()
+        steps, _ = autofocus_loop(task, make_autofocus(name, af_params(task)), first)
+        assert all(s.frame.truth is None for s in [first, *steps])
         wins += abs(cam.lens.voltage - cam.in_focus_voltage()) * cam.optics.px_per_diopter <= 2.0  # judged here
     assert wins >= (2 if name in ("cdaf", "curve_fit") else 3), name
 
@@ -105,12 +83,13 @@ def test_ae_baselines_expose_an_easy_scene_without_ground_truth(name: str) -> No
     for seed, start in enumerate((1_000.0, 40_000.0, 2_000_000.0)):
         cam = _easy_camera(1.5, seed)
         cam.exposure_us = start
-        hidden = TruthHidingCamera(cam)
+        task = blind_task(cam)
         method = make_autoexposure(name)
-        frames, _, decisions = autoexposure_loop(hidden, method, hidden.capture())
-        last = frames[-1] if frames else hidden.capture()
-        assert well_exposed(paper_histogram(last.image)[2]), (name, start)
-        assert method.moves <= method.params.max_frames and decisions == method.moves + 1
+        first = task.capture()
+        steps, _ = autoexposure_loop(task, method, first)
+        last = (steps or [first])[-1]
+        assert last.frame.truth is None and well_exposed(paper_histogram(last.frame.image)[2]), (name, start)
+        assert method.moves <= method.params.max_frames and len(steps) == method.moves
 
 
 def test_ae_measurement_flags_clipping() -> None:

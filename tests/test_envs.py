@@ -186,28 +186,12 @@ def test_centre_weighted_exposure_error_is_zero_where_the_detector_works() -> No
     assert exposure_error_stops(frame(70)) == pytest.approx(1.0)  # the whole frame: median 200 vs 100
 
 
-def test_obs_detection_reports_the_detector_never_the_ground_truth_judge() -> None:
-    from dasha.envs.focus import FocusEnv
-    from dasha.envs.hierarchical import HierarchicalCameraEnv
-
-    env = HierarchicalCameraEnv({"obs_detection": True, "scenes": ("astronaut",)})
-    plain = HierarchicalCameraEnv({"scenes": ("astronaut",)})
-    assert env.observation_spaces["low_0"].shape[0] == plain.observation_spaces["low_0"].shape[0] + 1
-
-    face = FocusEnv({"obs_detection": True, "detector": "haar-face", "scenes": ("astronaut",), "start_lens_v": 50.0,
-                     "distance_m": (0.5, 0.5)})  # fmt: skip
-    obs, _ = face.reset(seed=0)
-    face.task.camera.lens.set_voltage(face.task.camera.in_focus_voltage())
-    obs, *_ = face.step(1 + len(LENS_MOVES_V) // 2)  # +0.04 V: the face is sharp
-    assert face.found and obs[-1] == 1.0
-    obs, *_ = face.step(len(LENS_MOVES_V))  # +12 V: the face is lost
-    assert not face.found and obs[-1] == 0.0
-
-    focus = FocusEnv({"obs_detection": True, "start_lens_v": 50.0, "distance_m": (0.5, 0.5)})
-    obs, _ = focus.reset(seed=0)
-    focus.task.camera.lens.set_voltage(focus.task.camera.in_focus_voltage())
-    obs, *_ = focus.step(1 + len(LENS_MOVES_V) // 2)  # +0.04 V: still in focus, found by the judge
-    assert focus.found and obs[-1] == 0.0  # the ground-truth judge never shows in the observation
+def test_obs_detection_is_gone_and_old_policy_configs_say_so() -> None:
+    """A detection ends the joint episode, so a detection flag in the lens observation was always 0 when observed:
+    the field is removed. Configs that had it off still load; one that had it on gets a one-line error."""
+    assert EnvConfig.from_dict({"obs_detection": False}) == EnvConfig()
+    with pytest.raises(SpecError, match="obs_detection was removed"):
+        EnvConfig.from_dict({"obs_detection": True})
 
 
 def _hand_over_at(env, lens_offset_v: float):  # type: ignore[no-untyped-def]

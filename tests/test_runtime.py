@@ -96,8 +96,8 @@ def test_live_tuning_brackets_the_exposure_when_the_detector_misses(joint_policy
     bright_enough = 20_000 * 2**0.75  # a stand-in detector that needs a whole stop more light
     monkeypatch.setattr(tuner.task, "_detect", lambda step: (0, 0, 9, 9) if step.frame.exposure_us > bright_enough
                         else None)  # fmt: skip
-    result = tuner.tune()
-    assert result.found is True and result.lens_moves == 0
+    result = tuner.tune()  # the lens net searches first (nothing found), then the bracket
+    assert result.found is True and result.lens_moves <= EVAL_FALLBACK_MOVES
     assert result.exposure_moves == len(BRACKET_STOPS)  # +½, −½, +1 stop: found on the third
     assert result.exposure_us == pytest.approx(40_000, rel=1e-4)
     monkeypatch.setattr(tuner.task, "_detect", lambda step: None)  # never found: back to the agents' exposure
@@ -110,9 +110,10 @@ def test_live_tuning_brackets_the_exposure_when_the_detector_misses(joint_policy
 def test_live_tuning_homes_a_lens_left_outside_the_training_range(joint_policy: Policy, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(joint_policy, "act", lambda module, obs: 0)  # both agents stop at once
     lo, hi = joint_policy.env_config().start_lens_range_v
-    cam = make_camera("sim:distance=0.5,lux=100,lens=24")  # a lens at rest
+    cam = make_camera("sim:distance=0.4,lux=100,lens=24")  # a lens at rest; 0.4 m is in focus at home, 49.5 V
     result = LiveTuner(cam, joint_policy).tune()
-    assert result.lens_v == pytest.approx((lo + hi) / 2) and result.lens_moves == 1  # one move home
-    cam.lens.set_voltage(lo + 0.5)  # inside the range: left where it is
+    assert result.lens_v == pytest.approx((lo + hi) / 2) and result.lens_moves == 1  # one move home (the net accepts)
+    cam = make_camera("sim:distance=0.39,lux=100")
+    cam.lens.set_voltage(49.6)  # inside the range and in focus: left where it is
     result = LiveTuner(cam, joint_policy).tune()
-    assert result.lens_v == pytest.approx(lo + 0.5) and result.lens_moves == 0
+    assert result.lens_v == pytest.approx(49.6) and result.lens_moves == 0

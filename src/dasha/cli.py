@@ -88,6 +88,13 @@ def record_grid_cmd(
     typer.echo(f"wrote {out}: {len(exp)} exposures × {max(len(volts), 1)} lens steps, {done} frames")
 
 
+def _check_domain(domain: str) -> None:
+    from dasha.envs.config import DOMAINS
+
+    if domain not in DOMAINS:
+        raise UsageError(f"unknown domain {domain!r} (choose from: {', '.join(DOMAINS)})")
+
+
 def _progress(total: int, label: str) -> Any:
     """A rich progress bar (steps or episodes)."""
     from rich.progress import (
@@ -119,6 +126,10 @@ def train(
     detector: Annotated[str | None, typer.Option(help="detector defining success (joint)")] = None,
     checkpoint_every: Annotated[int, typer.Option(min=1, help="checkpoint every N iterations")] = 1,
     max_minutes: Annotated[float | None, typer.Option(min=0.1, help="stop after this wall time")] = None,
+    domain: Annotated[str, typer.Option(help="wide (0.2 m–∞, 5–1000 lx) | paper (1.4–2.0 m, 13–300 lx, factory start)")]
+    = "wide",
+    scene: Annotated[list[str] | None, typer.Option(help="object photo to train on (repeatable)")] = None,
+    background: Annotated[list[str] | None, typer.Option(help="background photo to train on (repeatable)")] = None,
 ) -> None:
     """Train a policy with RLlib PPO: progress bar, TensorBoard, checkpoints, learning_curve.png, policy/."""
     from dasha.agents.rllib import PRESETS, TASKS
@@ -129,8 +140,10 @@ def train(
         raise UsageError(f"unknown task {task!r} (choose from: {', '.join(TASKS)})")
     if preset not in PRESETS:
         raise UsageError(f"unknown preset {preset!r} (choose from: {', '.join(PRESETS)})")
+    _check_domain(domain)
     opts = TrainOptions(task, preset, timesteps, seed, num_env_runners, address, out, resume, config, detector,
-                        checkpoint_every, max_minutes=max_minutes)  # fmt: skip
+                        checkpoint_every, max_minutes=max_minutes, domain=domain, scenes=list(scene or []) or None,
+                        backgrounds=list(background or []) or None)  # fmt: skip
     with _progress(timesteps, f"train {task}") as bar:
         job = bar.add_task("train", total=timesteps, info="")
 
@@ -153,15 +166,19 @@ def eval_cmd(
     detector: Annotated[str | None, typer.Option(help="detector defining success (joint)")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write results as JSON")] = None,
     plots: Annotated[Path | None, typer.Option(help="directory for before_after.png")] = None,
+    background: Annotated[list[str] | None, typer.Option(help="background image or photo (repeatable)")] = None,
+    domain: Annotated[str, typer.Option(help="wide | paper (the paper's 1.4–2.0 m, 13–300 lx, factory start)")]
+    = "wide",
 ) -> None:
-    """Evaluate a trained policy on seeded simulator episodes (held-out scenes by default)."""
+    """Evaluate a trained policy on seeded simulator episodes (held-out objects and backgrounds by default)."""
     from dasha.agents.evaluate import before_after, eval_config
     from dasha.agents.policy import Policy
 
+    _check_domain(domain)
     policy = Policy.load(policy_dir)
     if task is not None and task != policy.task:
         raise UsageError(f"{policy_dir} holds a {policy.task!r} policy, not {task!r}")
-    cfg = eval_config(policy, scenes=scene, detector=detector)
+    cfg = eval_config(policy, scenes=scene, detector=detector, backgrounds=background, domain=domain)
     summary, results = _evaluate_with_progress(policy, episodes, seed, cfg, f"eval {policy.task}", "success")
     _print_results(policy.task, summary, results)
     if json_out is not None:
@@ -213,6 +230,7 @@ def _write_json(path: Path, task: str, episodes: int, seed: int, cfg: Any, summa
         "episodes": episodes,
         "seed": seed,
         "scenes": list(cfg.scenes),
+        "backgrounds": list(cfg.backgrounds),
         "methods": {"dasha": summary},
         "per_episode": [r.as_dict() for r in results],
     }
@@ -233,13 +251,18 @@ def bench(
     plots: Annotated[Path, typer.Option(help="directory for figures, JSON and results.md")] = Path("runs/bench"),
     policies: Annotated[Path | None, typer.Option(help="directory of trained policies (default: shipped)")] = None,
     readme: Annotated[Path | None, typer.Option(help="also rewrite this README's results block")] = None,
+    background: Annotated[list[str] | None, typer.Option(help="background image or photo (repeatable)")] = None,
+    domain: Annotated[str, typer.Option(help="wide | paper (the paper's 1.4–2.0 m, 13–300 lx, factory start)")]
+    = "wide",
+    workers: Annotated[int | None, typer.Option(min=1, max=256, help="worker processes (default: all cores)")] = None,
 ) -> None:
-    """Every method on the same seeded episodes: JSON, figures and a markdown table."""
+    """Every method on the same seeded episodes: JSON, figures and a markdown table (methods alone first)."""
     from dasha.bench.suites import SUITES, BenchOptions, run_suite
     from dasha.demo import policies_root
 
     if suite not in SUITES:
         raise UsageError(f"unknown suite {suite!r} (choose from: {', '.join(SUITES)})")
+    _check_domain(domain)
     chosen = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
     with _progress(0, f"bench {suite}") as bar:
         job = bar.add_task("bench", total=None, info="")
@@ -248,7 +271,8 @@ def bench(
             bar.update(job, advance=n, info=label)
 
         opts = BenchOptions(episodes, seed, list(scene) if scene else None, chosen, detector,
-                            policies or policies_root(), plots, tick)  # fmt: skip
+                            policies or policies_root(), plots, tick, backgrounds=list(background or []) or None,
+                            domain=domain, workers=workers)  # fmt: skip
         result = run_suite(suite, opts, json_out)
     md = plots / "results.md"
     if md.is_file():
@@ -256,7 +280,8 @@ def bench(
     if readme is not None:
         from dasha.bench.suites import update_readme
 
-        command = f"dasha bench {suite} --episodes {episodes} --seed {seed} --plots {plots} --readme {readme}"
+        where = f" --domain {domain}" if domain != "wide" else ""
+        command = f"dasha bench {suite} --episodes {episodes} --seed {seed}{where} --plots {plots} --readme {readme}"
         update_readme(readme, plots, command)
     typer.echo(f"wrote {plots}/ ({suite})" + (f" and {json_out}" if json_out else ""))
     del result

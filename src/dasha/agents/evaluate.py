@@ -138,6 +138,8 @@ def wilson_interval(successes: int, n: int) -> tuple[float, float]:
     """95 % Wilson score interval of a rate (0–1)."""
     if n <= 0:
         return (0.0, 1.0)
+    if successes <= 0 or successes >= n:  # the closed form is exact at the ends, up to rounding
+        return (0.0, Z95**2 / (n + Z95**2)) if successes <= 0 else (n / (n + Z95**2), 1.0)
     p = successes / n
     denom = 1.0 + Z95**2 / n
     centre = (p + Z95**2 / (2 * n)) / denom

@@ -105,8 +105,11 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def random_policy(task: str, env: Any, out: Path, hiddens: tuple[int, ...] = (64, 64), seed: int = 0) -> Path:
-    """A random-init policy directory for ``task`` on ``env`` (an EnvConfig) — for tests and format examples."""
+def random_policy(
+    task: str, env: Any, out: Path, hiddens: tuple[int, ...] = (64, 64), seed: int = 0, env_class: Any = None
+) -> Path:
+    """A random-init policy directory for ``task`` on ``env`` (an EnvConfig) — for tests and format examples;
+    ``env_class`` a variant environment class (e.g. the paper's RL baselines)."""
     import torch
 
     from dasha.agents.module import action_nvec
@@ -115,7 +118,7 @@ def random_policy(task: str, env: Any, out: Path, hiddens: tuple[int, ...] = (64
 
     torch.manual_seed(seed)
     out.mkdir(parents=True, exist_ok=True)
-    instance = env_creator(task)(env)
+    instance = (env_class or env_creator(task))(env)
     modules: dict[str, Any] = {}
     for name in module_ids(task):
         if task == "joint":
@@ -128,7 +131,8 @@ def random_policy(task: str, env: Any, out: Path, hiddens: tuple[int, ...] = (64
         modules[name] = {"file": f"{name}.pt", "obs_dim": int(np.prod(obs_space.shape)),
                          "nvec": action_nvec(act_space), "hiddens": list(hiddens), "activation": "tanh"}  # fmt: skip
     meta = {"format": POLICY_FORMAT, "dasha_version": dasha.__version__, "task": task, "preset": "random",
-            "mode": env.mode, "variant": None, "env_class": None, "encoder": env.encoder,
+            "mode": env.mode, "variant": None, "encoder": env.encoder,
+            "env_class": f"{env_class.__module__}:{env_class.__qualname__}" if env_class else None,
             "env": _json_safe(env.to_dict()), "modules": modules, "training": {"seed": seed}}  # fmt: skip
     (out / "policy.json").write_text(json.dumps(meta, indent=2))
     return out

@@ -9,7 +9,7 @@ method sees ground truth. Each has a hard cap on lens moves (``max_moves``).
 
 =================  ==============================================================================================
 ``sweep``          every position of an even grid (47 positions), then the argmax (the paper's ref. [12] protocol)
-``hill_climb``     step, and on a contrast drop reverse with half the step, until the step is below tolerance
+``hill_climb``     step, and on a contrast drop reverse with half the step, until the step is below half the tolerance
 ``golden``         golden-section search of the range (unimodal contrast curve)
 ``fibonacci``      Fibonacci search with the number of evaluations fixed by the tolerance
 ``brent``          Brent's method: parabolic interpolation with golden-section fallback (Micro-Manager OughtaFocus)
@@ -61,8 +61,10 @@ class AfParams:
     """Lower end of the searched range (V)."""
     hi_v: float = DEFAULT_RANGE_V[1]
     """Upper end of the searched range (V)."""
-    tol_v: float = 0.05
-    """Stop when the bracket/step is below this (V) — 0.05 V ≈ 0.8 px of blur at f/2.8."""
+    tol_v: float = 0.12
+    """Precision (V) at which a search stops (bracket width, or the last step of the hill climb). The bench sets it
+    from the success criterion: the in-focus half-width, 2 px / (px per dpt · dpt per V) — 0.12 V at f/2.8
+    (:func:`dasha.baselines.loops.af_params`)."""
     max_moves: int = 60
     """Hard cap on lens moves."""
     volts_per_diopter: float = 1.0
@@ -149,7 +151,8 @@ class Sweep(AutofocusMethod):
 
 
 class HillClimb(AutofocusMethod):
-    """Step ``step_v``; on a drop reverse and halve; stop below ``tol_v``."""
+    """Step ``step_v``; on a drop reverse and halve; stop when the step is below ``tol_v / 2`` (the best position is
+    then known to within the last step taken, ≤ ``tol_v``)."""
 
     name = "hill_climb"
 
@@ -161,7 +164,7 @@ class HillClimb(AutofocusMethod):
         p = self.params
         v, best_v, best = start_v, start_v, start_score
         step = self.step_v if start_v < 0.5 * (p.lo_v + p.hi_v) else -self.step_v
-        while abs(step) >= p.tol_v:
+        while abs(step) >= p.tol_v / 2:
             nv = min(max(v + step, p.lo_v), p.hi_v)
             if nv == v:  # at a range end: turn round
                 step = -step / 2
