@@ -92,7 +92,8 @@ class AutoExposurePlayer:
 @dataclass
 class JointBaselinePlayer:
     """AE baseline, then an AF baseline or ``dfd``, on the hierarchical env's camera. As for dasha, the detector
-    finding the object ends the search (the paper's rule); ``nets``: then the deployed safety nets."""
+    finding the object on a frame that passes the focus test ends the search (the paper's rule, made to mean in focus:
+    :meth:`~dasha.envs.task.CameraTask.accepted`); ``nets``: then the deployed safety nets."""
 
     name: str
     ae: str = "mean_luminance"
@@ -106,7 +107,7 @@ class JointBaselinePlayer:
         handover = task.steps[-1]
 
         def found(step: Step) -> bool:
-            return task.detection(step) is not None
+            return task.accepted(step)
 
         steps, d2 = _focus_phase(task, self.af, handover, found)
         if self.nets:

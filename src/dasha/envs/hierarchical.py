@@ -25,8 +25,10 @@ low-level agent acts are summed into its next transition by RLlib (one high-leve
 * ``paper`` — termination: an unsuitable histogram (P ∉ [25, 175], penalty) or a detection. A low-level agent
   that used its ``lens_horizon`` (10) moves without detection is terminated and control returns to
   ``high``. Truncation: after ``max_high_level_steps`` high-level steps (the paper has no cap).
-* ``ours`` — termination: a real detector (``haar-face``, …) finds the object — on the hand-over frame or
-  after a lens move — which ends the search as in the paper; or the low-level agent's stop (or forced stop
+* ``ours`` — termination: a real detector (``haar-face``, …) finds the object on a frame whose estimated blur is
+  ≤ 1.5 px (:meth:`~dasha.envs.task.CameraTask.accepted`; success is detected *and* in focus, and a detector also
+  fires on a blurred object) — on the hand-over frame or after a lens move — which ends the search as in the paper;
+  or the low-level agent's stop (or forced stop
   after ``lens_horizon`` moves), after which the deployed safety nets run when the final frame fails their test
   (``lens_fallback_moves``, ``bracket_moves`` > 0: :mod:`dasha.envs.safety_nets`). ``high``
   hands over with its stop action (forced after ``exposure_horizon`` moves). With the ground-truth
@@ -154,7 +156,7 @@ class HierarchicalCameraEnv(MultiAgentEnv):
         self.prev = None  # the lens agent's history starts at the hand-over frame
         if not self.task.paper:  # ours: the hand-over frame may already do
             self.detected = self.task.detection(self.step_) is not None
-            if self.detected and self.task.detector is not None:  # a real detector found the object: done
+            if self._found(self.step_):
                 return {}, rewards, _flags(all_=True), _flags(), self._final_info(HIGH)
             homed = self.task.home_lens()  # a lens at rest (factory start) is parked in the agents' range first
             if homed is not None:
@@ -162,7 +164,7 @@ class HierarchicalCameraEnv(MultiAgentEnv):
                 self.turn_lens_moves += 1
                 self.step_ = homed
                 self.detected = self.task.detection(homed) is not None
-                if self.detected and self.task.detector is not None:
+                if self._found(homed):
                     return {}, rewards, _flags(all_=True), _flags(), self._final_info(HIGH)
         self.best = self.step_
         self.lens_history = [self.step_]
@@ -219,7 +221,7 @@ class HierarchicalCameraEnv(MultiAgentEnv):
             return self._back_to_high(lid, reward)
         reward = ours_move_reward(task.focus_error(before), task.focus_error(step), self.config.gamma_low,
                                   self.config.step_cost)  # fmt: skip
-        if self.detected and task.detector is not None:  # a real detector found the object: done (the paper's rule)
+        if self._found(step):  # a real detector found the object, in focus: done (the paper's rule, made sharp)
             return {}, {lid: reward + ours_stop_reward(True)}, _flags(all_=True), _flags(), self._final_info(lid)
         if self.turn_lens_moves >= self.config.lens_horizon:  # forced stop
             self._safety_nets()
@@ -232,9 +234,14 @@ class HierarchicalCameraEnv(MultiAgentEnv):
             )
         return {lid: self._low_obs()}, {lid: reward}, _flags(), _flags(), {}
 
+    def _found(self, step: Step) -> bool:
+        """Ours, real detector: the search is over — detected on a frame that passes the focus test."""
+        return self.task.detector is not None and self.task.accepted(step)
+
     def _safety_nets(self) -> None:
         """Ours: the lens phase ended — the deployed nets (:mod:`dasha.envs.safety_nets`; off in training)."""
-        if self.detected and self.task.detector is not None:
+        assert self.step_ is not None
+        if self._found(self.step_):
             return
         lens, bracket = safety_nets(self.task, self.lens_history, self.config.lens_fallback_moves,
                                     self.config.bracket_moves)  # fmt: skip

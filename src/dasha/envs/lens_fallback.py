@@ -7,9 +7,9 @@ ends on does not pass the acceptance test below, the net takes over (the same ne
 (libcamera's CDAF fine stage, Micro-Manager's OughtaFocus); the net does the same over the frames the method has
 already taken, so it usually needs only a few moves:
 
-1. **Accept** the current frame if it passes the acceptance test — the task's detector finds the object, or,
-   with the ground-truth ``in-focus`` judge (no detector), the estimated object blur is ≤
-   :data:`ACCEPT_BLUR_PX` (stricter than the judge's 2 px: the estimate errs by ≈ 0.4 px near focus).
+1. **Accept** the current frame if it passes the acceptance test — the estimated object blur is ≤
+   :data:`ACCEPT_BLUR_PX` (stricter than the 2 px criterion: the estimate errs by ≈ 0.4 px near focus) and, with a
+   detector, the detector finds the object (a detector also fires on a blurred object).
 2. **Return** to the best earlier frame that passes it (lowest estimated blur), if there is one: one move.
 3. **Refine** by contrast: take the sharpest frame so far (AF-window Tenengrad) and its nearest sampled
    neighbours below and above; probe outward by :data:`PROBE_V` where a side has no sample (both sides: the
@@ -42,10 +42,9 @@ EVAL_FALLBACK_MOVES = 6
 
 
 def accepted(task: CameraTask, step: Step) -> bool:
-    """The net's acceptance test: the detector finds the object, or (no detector) estimated blur ≤ 1.5 px."""
-    if task.detector is not None:
-        return task.detection(step) is not None
-    return task.estimated_blur_px(step) <= ACCEPT_BLUR_PX
+    """The net's acceptance test (:meth:`~dasha.envs.task.CameraTask.accepted`): estimated blur ≤ 1.5 px and, with a
+    detector, a detection."""
+    return task.accepted(step)
 
 
 def next_probe(samples: dict[float, float], lo_v: float, hi_v: float, toward: float = 1.0) -> float | None:

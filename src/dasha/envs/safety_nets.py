@@ -1,7 +1,7 @@
 """The deployed safety nets, one rule for every method: run when a lens phase ends, whoever ran it.
 
-1. The lens net (:mod:`dasha.envs.lens_fallback`): when the phase's final frame fails the acceptance test (the
-   detector, or with no detector the estimated blur ≤ 1.5 px), a short contrast search over the phase's frames.
+1. The lens net (:mod:`dasha.envs.lens_fallback`): when the phase's final frame fails the acceptance test (estimated
+   blur ≤ 1.5 px and, with a detector, a detection), a short contrast search over the phase's frames.
 2. The detection net (:mod:`dasha.envs.exposure_bracket`, joint task with a real detector only): when the detector
    still does not find the object, an exposure bracket at the final lens position.
 

@@ -468,6 +468,14 @@ class CameraTask:
                 return box.as_tuple()
         return None
 
+    def accepted(self, step: Step) -> bool:
+        """The no-reference acceptance test of the joint task's early stop and of the safety nets: the detector (if
+        there is one) finds the object **and** the estimated object blur is ≤ :data:`ACCEPT_BLUR_PX` — success means
+        detected and in focus, and a detector also fires on a blurred object. No ground truth."""
+        if self.estimated_blur_px(step) > ACCEPT_BLUR_PX:
+            return False
+        return self.detector is None or self.detection(step) is not None
+
     def brisque(self, step: Step, box: tuple[float, float, float, float] | None = None) -> float:
         """BRISQUE of the frame (or of ``box``, when at least 32×32 px)."""
         from dasha.vision.brisque import brisque_score

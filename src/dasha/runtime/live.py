@@ -77,7 +77,8 @@ class LiveTuner:
         """The lens phase, then the deployed safety nets; returns (final step, lens moves, bracket frames)."""
         prev, best, moves, history = None, step, 0, [step]
         module = "low_level" if self.policy.task == "joint" else "focus"
-        if self.found(step):
+        done = self.task.detector is not None and self.task.accepted  # detected, on a frame that looks in focus
+        if done and done(step):
             return step, 0, 0
         for _ in range(self.config.lens_horizon):
             action = self.policy.act(module, self.task.focus_observation(step, prev, moves, best, history))
@@ -86,7 +87,7 @@ class LiveTuner:
             moves += 1
             prev, step = step, self.task.capture()
             history.append(step)
-            if self.found(step):
+            if done and done(step):
                 return step, moves, 0
             if self.task.better_focus(step, best):
                 best = step
