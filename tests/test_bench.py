@@ -141,12 +141,16 @@ def test_phase_shift_rl_stops_itself_never_on_its_reference() -> None:
     env = PhaseShiftFocusEnv({"size": 96, "start_lens_v": 49.0})
     env.reset(seed=0)
     cam = env.task.camera
-    cam.lens.set_voltage(cam.in_focus_voltage())
+    cam.lens.set_voltage(cam.in_focus_voltage() - 0.04)
     env._step = env.task.capture()
-    _, _, terminated, truncated, _ = env.step(21)  # the smallest move up: matches the reference, yet goes on
+    _, _, terminated, truncated, _ = env.step(21)  # the smallest move up: in focus, yet it goes on
     assert not terminated and not truncated
     _, reward, terminated, _, _ = env.step(0)  # its own stop ends it; the reference only scores it
     assert terminated and reward == 1.0
+    env.reset(seed=0)
+    cam.lens.set_voltage(cam.in_focus_voltage() + 3.0)
+    _, reward, terminated, _, _ = env.step(0)  # a stop far from focus costs more than the moves it saved
+    assert terminated and reward < -1.0 - 0.5 * env.horizon * 3.0 / env.error_scale_v
 
 
 def test_a_policy_runs_in_the_suite_world_with_its_own_observation_settings(tmp_path: Path) -> None:

@@ -206,19 +206,28 @@ def _print_results(task: str, summary: dict[str, Any], results: list[Any], limit
     from rich.console import Console
     from rich.table import Table
 
+    joint = bool(results) and results[0].detected is not None
     table = Table(title=f"{task}: first {min(limit, len(results))} of {len(results)} episodes")
-    for col in ("#", "scene", "distance m", "lux", "steps", "exposure µs", "lens V", "blur px", "result"):
+    columns = ["#", "scene", "background", "distance m", "lux", "steps", "exposure µs", "lens V", "blur px"]
+    for col in (*columns, *(["detected"] if joint else []), "result"):
         table.add_column(col, justify="right")
     for r in results[:limit]:
-        table.add_row(str(r.episode), r.scene, f"{r.distance_m:.2f}", f"{r.lux:.0f}", str(r.steps),
-                      f"{r.final_exposure_us:.0f}", f"{r.final_lens_v:.2f}" if r.final_lens_v else "-",
-                      f"{r.final_blur_px:.1f}", "[green]ok[/]" if r.success else "[red]fail[/]")  # fmt: skip
+        cells = [str(r.episode), r.scene, r.background, f"{r.distance_m:.2f}", f"{r.lux:.0f}", str(r.steps),
+                 f"{r.final_exposure_us:.0f}", f"{r.final_lens_v:.2f}" if r.final_lens_v else "-",
+                 f"{r.final_blur_px:.1f}"]  # fmt: skip
+        if joint:
+            cells.append("yes" if r.detected else "no")
+        table.add_row(*cells, "[green]ok[/]" if r.success else "[red]fail[/]")
     console = Console()
     console.print(table)
+    rig = summary["rig_seconds"]
+    rig_text = "–" if rig["paper"] is None else f"{rig['paper']:.1f} s (paper rig) / {rig['fast']:.3f} s (fast rig)"
+    detected = f" · detected {100 * summary['detection_rate']:.1f}%" if "detection_rate" in summary else ""
+    lo, hi = summary["success_ci95"]
     console.print(
-        f"success {100 * summary['success_rate']:.1f}% · mean steps {summary['mean_steps']:.2f} "
-        f"(p95 {summary['p95_steps']:.0f}) · {summary['ms_per_step']:.2f} ms/step · rig time "
-        f"{summary['rig_seconds']['paper']:.1f} s (paper rig) / {summary['rig_seconds']['fast']:.3f} s (fast rig)"
+        f"success {100 * summary['success_rate']:.1f}% (95 % CI {100 * lo:.1f}–{100 * hi:.1f}){detected} · mean steps "
+        f"{summary['mean_steps']:.2f} (p95 {summary['p95_steps']:.0f}) · {summary['ms_per_step']:.2f} ms/step "
+        f"(detector {summary['detector_ms_per_step']:.2f}) · rig time of the successes {rig_text}"
     )
 
 
@@ -337,7 +346,8 @@ def demo(
     path = policy_dir or shipped_policy("joint")
     policy = Policy.load(path)
     cfg = eval_config(policy, detector=detector)
-    typer.echo(f"joint policy {path} · detector {cfg.detector} · scenes {', '.join(cfg.scenes)} (not used in training)")
+    typer.echo(f"joint policy {path} · detector {cfg.detector} · objects {', '.join(cfg.scenes)} on backgrounds "
+               f"{', '.join(cfg.backgrounds)} (none used in training) · success: detected and in focus")
     summary, results = _evaluate_with_progress(policy, episodes, seed, cfg, "demo", "detected")
     _print_results("joint", summary, results, limit=15)
     out.mkdir(parents=True, exist_ok=True)
@@ -348,6 +358,7 @@ def demo(
         "policy": str(path),
         "detector": cfg.detector,
         "scenes": list(cfg.scenes),
+        "backgrounds": list(cfg.backgrounds),
         "methods": {"dasha": summary},
         "per_episode": [r.as_dict() for r in results],
     }

@@ -4,11 +4,12 @@ Both are *reference-based* (RB in the paper's Table I): they need ground-truth-l
 camera does not have, which is exactly what DASHA removes.
 
 ``phase_shift_rl`` — paper ref. [11]
-    The reward is the (negative) difference between the current frame and the in-focus reference image of the
-    same scene; the observation is the latent plus the lens travel of the last step (the simulator has no phase
+    The reward is built on the ground-truth distance of the lens from its in-focus setting, as in [11] (the
+    reference: −|V − V_focus| / 5 V per move; the stop earns +1 in focus, else −1 minus the error over the moves it
+    saved); the observation is the latent plus the lens travel of the last step (the simulator has no phase
     sensor); the action moves the lens (relative moves, :data:`~dasha.envs.task.LENS_MOVES_V`) or stops (action 0).
-    The reference scores the stop in training (+1 when the frame matches it, −1 otherwise), but it never ends an
-    episode: the agent stops itself, or the horizon does — in evaluation too.
+    The reference only scores; it never ends an episode: the agent stops itself, or the horizon does — in evaluation
+    too.
 
 ``ten_rl`` — paper ref. [12] (Yu et al. 2018)
     At the start of every episode a full sweep over the lens range finds the maximum Tenengrad value (the
@@ -30,8 +31,8 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
+from dasha.camera.calibration import in_focus_half_width_v
 from dasha.envs.config import EnvConfig
-from dasha.envs.rewards import ours_stop_reward
 from dasha.envs.task import LENS_MOVES_V, STOP, CameraTask, Step
 from dasha.vision.focus_measures import af_window, tenengrad
 
@@ -61,30 +62,32 @@ class _ReferenceFocusEnv(gym.Env):
 
 
 class PhaseShiftFocusEnv(_ReferenceFocusEnv):
-    """Paper ref. [11]: reference-image reward, relative lens moves (see the module docstring)."""
+    """Paper ref. [11]: a reward from the ground-truth lens distance to focus, relative lens moves and a stop (see
+    the module docstring)."""
 
-    match_threshold = 0.01
-    """Mean absolute difference to the reference (fraction of 255) that counts as matched."""
+    error_scale_v = 5.0
+    """Lens error (V) that costs 1 per move."""
 
     def __init__(self, config: EnvConfig | dict[str, Any] | None = None, **kw: Any) -> None:
         super().__init__(config, **kw)
         self.action_space = gym.spaces.Discrete(1 + len(LENS_MOVES_V))
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (self.task.encoder.dim + 1,), np.float32)
         self._travel = 0.0
-        self._reference: np.ndarray | None = None
+        self._focus_v = 0.0
+        self._tol_v = 0.12
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
         self._step = self.task.reset(self.np_random, oracle_exposure=True)
         cam = self.task.camera
-        v = cam.in_focus_voltage()
-        self._reference = cam.render(lens_power_d=float(cam.lens.curve.power(v)), noise=False).image.astype(np.float32)
+        self._focus_v = cam.in_focus_voltage()  # the reference: where focus is (simulator truth, training signal)
+        self._tol_v = in_focus_half_width_v(cam.optics, cam.lens.curve, self._focus_v)
         self.moves, self._travel = 0, 0.0
         return self._obs(), self._info()
 
-    def _difference(self, step: Step) -> float:
-        assert self._reference is not None
-        return float(np.abs(step.frame.image.astype(np.float32) - self._reference).mean() / 255.0)
+    def _error_v(self) -> float:
+        """|lens − in-focus voltage| (V), the reference-based quantity [11]'s reward is built on."""
+        return abs(self.task.camera.lens.voltage - self._focus_v)
 
     def _obs(self) -> np.ndarray:
         assert self._step is not None
@@ -93,16 +96,18 @@ class PhaseShiftFocusEnv(_ReferenceFocusEnv):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         assert self._step is not None
         a = int(np.asarray(action).ravel()[0])
-        if a == STOP:  # the agent's own stop; the reference only scores it (training signal)
-            matched = self._difference(self._step) < self.match_threshold
-            return self._obs(), ours_stop_reward(matched), True, False, self._info()
+        if a == STOP:  # the agent's own stop; the reference only scores it: +1 in focus, else the moves it saved
+            err = self._error_v()
+            reward = 1.0 if err <= self._tol_v else -1.0 - (self.horizon - self.moves) * err / self.error_scale_v
+            return self._obs(), reward, True, False, self._info()
         lens = self.task.camera.lens
         before = lens.voltage
         lens.set_voltage(lens.limits.clip(before + float(LENS_MOVES_V[a - 1])))
         self._travel = lens.voltage - before
         self.moves += 1
         self._step = self.task.capture()
-        return self._obs(), -10.0 * self._difference(self._step), False, self.moves >= self.horizon, self._info()
+        reward = -self._error_v() / self.error_scale_v
+        return self._obs(), reward, False, self.moves >= self.horizon, self._info()
 
 
 class TenFocusEnv(_ReferenceFocusEnv):

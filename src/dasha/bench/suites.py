@@ -8,7 +8,7 @@
 ``detection-grid`` Fig. 4: detection over the exposure × focus grid for every available detector
 ``robustness``    Fig. 7: joint success vs illuminance (0.3–100 000 lx) and vs f-number (f/1.4–f/22)
 ``table1``        Table I: our numbers beside the paper's, each row with its domain
-``all``           every suite above (and af / joint in the paper domain), plus the learning curves (Fig. 3)
+``all``           every suite above (and af / ae / joint in the paper domain), plus the learning curves (Fig. 3)
 ================  ====================================================================================
 
 Every table puts the **methods alone** first — the policies with their safety nets off (``dasha_policy``), the
@@ -406,6 +406,7 @@ def robustness(opts: BenchOptions) -> dict[str, Any]:
 PAPER_DOMAIN_AF = ("dasha_paper", "phase_shift_rl", "ten_rl", BARE_POLICY, "dasha", "dfd", "brent", "sweep")
 PAPER_DOMAIN_JOINT = ("dasha_paper", BARE_POLICY, "dasha", "mean_luminance+dfd", "mean_luminance+brent",
                       "mean_luminance+brent" + NETS, "oracle")  # fmt: skip
+PAPER_DOMAIN_AE = ("dasha_paper", "dasha", "mean_luminance", "basler_once")
 TABLE1_WIDE = ("dasha", BARE_POLICY, "dfd", "brent", "sweep")
 
 
@@ -421,7 +422,8 @@ def run_suite(suite: str, opts: BenchOptions, json_out: Path | None = None) -> d
     md: list[str] = []
     if suite == "all":  # (suite, domain, methods): the wide suites, then af and joint in the paper's domain
         plan = [("af", opts.domain, None), ("ae", opts.domain, None), ("joint", opts.domain, None),
-                ("af", "paper", list(PAPER_DOMAIN_AF)), ("joint", "paper", list(PAPER_DOMAIN_JOINT)),
+                ("af", "paper", list(PAPER_DOMAIN_AF)), ("ae", "paper", list(PAPER_DOMAIN_AE)),
+                ("joint", "paper", list(PAPER_DOMAIN_JOINT)),
                 ("calibration", opts.domain, None), ("detection-grid", "", None), ("robustness", opts.domain, None),
                 ("table1", "", None)]  # fmt: skip
     else:
