@@ -5,9 +5,11 @@ camera does not have, which is exactly what DASHA removes.
 
 ``phase_shift_rl`` — paper ref. [11]
     The reward is built on the ground-truth distance of the lens from its in-focus setting, as in [11] (the
-    reference: −|V − V_focus| / 5 V per move; the stop earns +1 in focus, else −1 minus the error over the moves it
-    saved); the observation is the latent plus the lens travel of the last step (the simulator has no phase
-    sensor); the action moves the lens (relative moves, :data:`~dasha.envs.task.LENS_MOVES_V`) or stops (action 0).
+    reference: −|V − V_focus| / 24 V per move; the stop earns +1 in focus, else −1 and the error over the moves it
+    saved, so stopping early out of focus never pays); the observation is [11]'s: the phase shift (the camera's
+    phase-detection reading, :attr:`dasha.camera.base.Frame.phase_shift_px`: extra hardware that DASHA does without)
+    and the lens travel of the last step; the action moves the lens (relative moves,
+    :data:`~dasha.envs.task.LENS_MOVES_V`) or stops (action 0).
     The reference only scores; it never ends an episode: the agent stops itself, or the horizon does — in evaluation
     too.
 
@@ -32,6 +34,7 @@ import gymnasium as gym
 import numpy as np
 
 from dasha.camera.calibration import in_focus_half_width_v
+from dasha.camera.errors import SpecError
 from dasha.envs.config import EnvConfig
 from dasha.envs.task import LENS_MOVES_V, STOP, CameraTask, Step
 from dasha.vision.focus_measures import af_window, tenengrad
@@ -65,13 +68,13 @@ class PhaseShiftFocusEnv(_ReferenceFocusEnv):
     """Paper ref. [11]: a reward from the ground-truth lens distance to focus, relative lens moves and a stop (see
     the module docstring)."""
 
-    error_scale_v = 5.0
-    """Lens error (V) that costs 1 per move."""
+    error_scale_v = 24.0
+    """Lens error (V) that costs 1 per move (the largest error from the factory start, so every move is shaped)."""
 
     def __init__(self, config: EnvConfig | dict[str, Any] | None = None, **kw: Any) -> None:
         super().__init__(config, **kw)
         self.action_space = gym.spaces.Discrete(1 + len(LENS_MOVES_V))
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (self.task.encoder.dim + 1,), np.float32)
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
         self._travel = 0.0
         self._focus_v = 0.0
         self._tol_v = 0.12
@@ -91,12 +94,15 @@ class PhaseShiftFocusEnv(_ReferenceFocusEnv):
 
     def _obs(self) -> np.ndarray:
         assert self._step is not None
-        return np.concatenate([self._step.features, [self._travel / 5.0]]).astype(np.float32)
+        phase = self._step.frame.phase_shift_px
+        if phase is None:
+            raise SpecError("phase_shift_rl needs a camera with phase-detection pixels (Frame.phase_shift_px)")
+        return np.asarray([np.sign(phase) * np.log1p(abs(phase)) / 3.0, self._travel / 5.0], np.float32)
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         assert self._step is not None
         a = int(np.asarray(action).ravel()[0])
-        if a == STOP:  # the agent's own stop; the reference only scores it: +1 in focus, else the moves it saved
+        if a == STOP:  # the agent's own stop; the reference only scores it: +1 in focus, else what waiting would cost
             err = self._error_v()
             reward = 1.0 if err <= self._tol_v else -1.0 - (self.horizon - self.moves) * err / self.error_scale_v
             return self._obs(), reward, True, False, self._info()

@@ -95,6 +95,9 @@ class Frame:
         lens_v: liquid-lens drive at capture time (V), or None without a lens.
         timestamp: capture time on the camera's clock, s.
         truth: simulator ground truth (None on real cameras).
+        phase_shift_px: phase-detection (PDAF) reading of the central window, signed disparity between the left- and
+            right-pupil images (px; positive: focused in front of the object), on sensors with phase-detection
+            pixels (the simulator models one); None otherwise. A measurement, not ground truth.
     """
 
     image: np.ndarray
@@ -102,6 +105,7 @@ class Frame:
     lens_v: float | None
     timestamp: float
     truth: Truth | None = field(default=None, compare=False)
+    phase_shift_px: float | None = field(default=None, compare=False)
 
 
 def validate_image(image: object) -> np.ndarray:
