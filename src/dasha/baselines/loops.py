@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 
 from dasha.baselines.autoexposure import AutoExposureMethod, Measurement
-from dasha.baselines.autofocus import AfParams, AutofocusMethod
+from dasha.baselines.autofocus import AfParams, AutofocusMethod, Command
 from dasha.baselines.dfd import DepthFromDefocus, DfdParams
 from dasha.camera.calibration import curve_slope_d_per_v, in_focus_half_width_v
 from dasha.camera.sim import vergence_range_d
@@ -54,6 +54,30 @@ def make_dfd(task: CameraTask) -> DepthFromDefocus:
     return DepthFromDefocus(task.optics, task.lens_curve, params)
 
 
+def _lens_loop(task: CameraTask, first: Step, start: Callable[[Step], Command], step: Callable[[Step], Command],
+               done: Done | None) -> tuple[list[Step], float]:  # fmt: skip
+    """Drive the lens as a method's ``start`` / ``step`` commands say, until it is done or ``done`` holds."""
+    lens = task.camera.lens
+    assert lens is not None
+    steps: list[Step] = []
+    if done is not None and done(first):
+        return steps, 0.0
+    t0 = time.perf_counter()
+    command = start(first)
+    decide = time.perf_counter() - t0
+    while True:
+        if command.lens_v is not None:
+            lens.set_voltage(lens.limits.clip(command.lens_v))
+            steps.append(task.capture())
+            if done is not None and done(steps[-1]):
+                return steps, decide
+        if command.done:
+            return steps, decide
+        t0 = time.perf_counter()
+        command = step(steps[-1])
+        decide += time.perf_counter() - t0
+
+
 def autofocus_loop(task: CameraTask, method: AutofocusMethod, first: Step, done: Done | None = None) -> tuple[
         list[Step], float]:  # fmt: skip
     """Run an AF baseline from the frame ``first`` (taken at the current lens setting).
@@ -64,23 +88,8 @@ def autofocus_loop(task: CameraTask, method: AutofocusMethod, first: Step, done:
     lens = task.camera.lens
     if lens is None:
         raise ValueError("autofocus needs a camera with a lens")
-    steps: list[Step] = []
-    if done is not None and done(first):
-        return steps, 0.0
-    t0 = time.perf_counter()
-    command = method.start(lens.voltage, focus_score(first))
-    decide = time.perf_counter() - t0
-    while True:
-        if command.lens_v is not None:
-            lens.set_voltage(lens.limits.clip(command.lens_v))
-            steps.append(task.capture())
-            if done is not None and done(steps[-1]):
-                return steps, decide
-        if command.done:
-            return steps, decide
-        t0 = time.perf_counter()
-        command = method.step(focus_score(steps[-1]))
-        decide += time.perf_counter() - t0
+    return _lens_loop(task, first, lambda s: method.start(lens.voltage, focus_score(s)),
+                      lambda s: method.step(focus_score(s)), done)  # fmt: skip
 
 
 def dfd_loop(task: CameraTask, method: DepthFromDefocus, first: Step, done: Done | None = None) -> tuple[
@@ -90,34 +99,19 @@ def dfd_loop(task: CameraTask, method: DepthFromDefocus, first: Step, done: Done
     lens = task.camera.lens
     if lens is None:
         raise ValueError("dfd needs a camera with a lens")
-    steps: list[Step] = []
     if done is not None and done(first):
-        return steps, 0.0
+        return [], 0.0
     homed = task.home_lens()
-    if homed is not None:
-        steps.append(homed)
-        first = homed
-        if done is not None and done(first):
-            return steps, 0.0
+    if homed is not None and done is not None and done(homed):
+        return [homed], 0.0
 
     def measure(step: Step) -> tuple[float, float]:
-        return float(step.frame.lens_v if step.frame.lens_v is not None else lens.voltage), 3.0 * task.blur_feature(
-            step)  # fmt: skip
+        volts = float(step.frame.lens_v if step.frame.lens_v is not None else lens.voltage)
+        return volts, 3.0 * task.blur_feature(step)
 
-    t0 = time.perf_counter()
-    command = method.start(*measure(first))
-    decide = time.perf_counter() - t0
-    while True:
-        if command.lens_v is not None:
-            lens.set_voltage(lens.limits.clip(command.lens_v))
-            steps.append(task.capture())
-            if done is not None and done(steps[-1]):
-                return steps, decide
-        if command.done:
-            return steps, decide
-        t0 = time.perf_counter()
-        command = method.step(*measure(steps[-1]))
-        decide += time.perf_counter() - t0
+    steps, decide = _lens_loop(task, homed or first, lambda s: method.start(*measure(s)),
+                               lambda s: method.step(*measure(s)), done)  # fmt: skip
+    return ([homed] if homed is not None else []) + steps, decide
 
 
 def autoexposure_loop(task: CameraTask, method: AutoExposureMethod, first: Step) -> tuple[list[Step], float]:
