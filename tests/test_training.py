@@ -135,3 +135,49 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path: Path) -> None:
     assert [r["iteration"] for r in rows] == list(range(1, len(rows) + 1))
     assert seen[0]["iteration"] == 3 and seen[0]["env_steps"] > steps_before
     assert json.loads((out / "policy" / "policy.json").read_text())["training"]["iterations"] == rows[-1]["iteration"]
+
+
+def test_paper_preset_learns_in_the_paper_domain(tmp_path: Path) -> None:
+    """The paper's lens agent with the paper's settings (and the preset's two documented departures) and budget
+    (3 072 steps) in the paper's world (object 1.4–2.0 m, 13–300 lx, factory start): in focus on held-out photos in
+    about the paper's 2 steps, stopping by its own rule (no ground truth)."""
+    from dasha.agents.evaluate import eval_config
+
+    run = train(TrainOptions("focus", "paper", timesteps=3072, seed=0, domain="paper", out=tmp_path / "run"))
+    policy = Policy.load(run / "policy")
+    assert policy.env_config().distance_m == (1.4, 2.0) and policy.env_config().obs_hist_fractions
+    cfg = eval_config(policy, domain="paper").replace(lens_fallback_moves=0, bracket_moves=0)
+    summary, _ = evaluate(policy, episodes=40, seed=3, config=cfg)
+    assert summary["success_rate"] >= 0.85 and summary["mean_steps"] <= 3.0, summary
+
+
+def test_init_from_starts_the_joint_modules_from_single_agent_policies(tmp_path: Path) -> None:
+    """`--init-from`: an exposure policy starts the joint task's high level, a focus policy its low level (as the
+    paper trained its single agents first); a policy that does not fit is a one-line error."""
+    import torch
+
+    from dasha.agents.export import random_policy
+    from dasha.agents.rllib import RunSpec, build_config
+    from dasha.agents.train import _load_module_weights, _warm_start_weights
+    from dasha.camera import SpecError
+    from dasha.envs import EnvConfig
+
+    spec = RunSpec.build("joint", "paper", {"env": {"size": 96}}, detector="in-focus")
+    env = spec.env
+    exposure = random_policy("exposure", env, tmp_path / "e", hiddens=(256, 256), seed=1)
+    focus = random_policy("focus", env, tmp_path / "f", hiddens=(256, 256), seed=2)
+    warm = _warm_start_weights(spec, [exposure, focus], None)
+    assert set(warm) == {"high_level", "low_level"}
+    algo = build_config(spec).build_algo()
+    try:
+        _load_module_weights(algo, warm)
+        got = algo.learner_group.get_state(components="learner/rl_module")["learner"]["rl_module"]
+        want = torch.load(focus / "focus.pt", weights_only=True)
+        for key, value in want.items():
+            assert np.allclose(np.asarray(got["low_level"][f"net.{key}"]), value.numpy())
+    finally:
+        algo.stop()
+    with pytest.raises(SpecError, match="hiddens"):
+        _warm_start_weights(spec, [random_policy("focus", env, tmp_path / "small", hiddens=(8,))], None)
+    with pytest.raises(SpecError, match="mode"):
+        _warm_start_weights(spec, [random_policy("focus", EnvConfig(size=96), tmp_path / "ours")], None)

@@ -130,6 +130,8 @@ def train(
     = "wide",
     scene: Annotated[list[str] | None, typer.Option(help="object photo to train on (repeatable)")] = None,
     background: Annotated[list[str] | None, typer.Option(help="background photo to train on (repeatable)")] = None,
+    init_from: Annotated[list[Path] | None, typer.Option(help="policy directory whose modules start the training "
+                                                          "(exposure → joint high level, focus → low level)")] = None,
 ) -> None:
     """Train a policy with RLlib PPO: progress bar, TensorBoard, checkpoints, learning_curve.png, policy/."""
     from dasha.agents.rllib import PRESETS, TASKS
@@ -143,7 +145,8 @@ def train(
     _check_domain(domain)
     opts = TrainOptions(task, preset, timesteps, seed, num_env_runners, address, out, resume, config, detector,
                         checkpoint_every, max_minutes=max_minutes, domain=domain, scenes=list(scene or []) or None,
-                        backgrounds=list(background or []) or None)  # fmt: skip
+                        backgrounds=list(background or []) or None,
+                        init_from=list(init_from or []) or None)  # fmt: skip
     with _progress(timesteps, f"train {task}") as bar:
         job = bar.add_task("train", total=timesteps, info="")
 

@@ -66,6 +66,10 @@ class TrainOptions:
     """Object photos to train on (default: the task's training photos)."""
     backgrounds: list[str] | None = None
     """Background photos to train on (default: the training backgrounds)."""
+    init_from: list[Path] | None = None
+    """Policy directories whose modules start the training (the paper trained its single agents first): an
+    ``exposure`` policy starts the joint task's ``high_level``, a ``focus`` policy its ``low_level``, a policy of the
+    same task every module."""
 
 
 def object_path(obj: Any) -> str:
@@ -129,7 +133,7 @@ def _summarise(result: dict[str, Any], iteration: int, wall_s: float) -> dict[st
     for module_id, stats in learners.items():
         if module_id.startswith("__") or not isinstance(stats, dict):
             continue
-        for key in ("policy_loss", "vf_loss", "entropy", "mean_kl_loss", "curr_entropy_coeff"):
+        for key in ("policy_loss", "vf_loss", "entropy", "mean_kl_loss", "curr_entropy_coeff", "curr_kl_coeff"):
             if key in stats:
                 row[f"{module_id}/{key}"] = float(stats[key])
         if "default_optimizer_learning_rate" in stats:
@@ -174,7 +178,8 @@ def train(
         if saved["task"] != opts.task:
             raise SpecError(f"--resume run trained task {saved['task']!r}, not {opts.task!r}")
         spec = RunSpec.build(saved["task"], saved["preset"], saved.get("overrides"), saved["seed"],
-                             opts.num_env_runners, saved.get("detector"))  # fmt: skip
+                             opts.num_env_runners, saved.get("detector"), saved.get("domain", "wide"),
+                             saved.get("scenes_arg"), saved.get("backgrounds_arg"))  # fmt: skip
         if saved.get("env_class"):
             env_class, variant = import_object(saved["env_class"]), saved.get("variant")
         history = read_metrics(run_dir)
@@ -188,7 +193,10 @@ def train(
             raise SpecError(f"{str(run_dir)!r} already holds a run; use --resume {run_dir} or another --out")
         run_dir.mkdir(parents=True, exist_ok=True)
         record = {**spec.to_dict(), "overrides": overrides, "detector": opts.detector, "domain": opts.domain,
+                  "scenes_arg": opts.scenes, "backgrounds_arg": opts.backgrounds,
+                  "init_from": [str(p) for p in opts.init_from or []],
                   "env_class": object_path(env_class) if env_class else None, "variant": variant}  # fmt: skip
+        warm = _warm_start_weights(spec, opts.init_from or [], env_class)
         (run_dir / "run.json").write_text(json.dumps(record, indent=2))
         history, checkpoint = [], None
 
@@ -196,6 +204,8 @@ def train(
     init_ray(opts.address)
     algo = build_config(spec, env_class).build_algo()
     _record_cluster(algo, run_dir, spec.num_env_runners)
+    if checkpoint is None and opts.resume is None and warm:
+        _load_module_weights(algo, warm)
     iteration, wall0 = 0, 0.0
     if checkpoint is not None:
         algo.restore_from_path(str(checkpoint.resolve()))
@@ -240,6 +250,64 @@ def train(
         read_metrics(run_dir), run_dir / "learning_curve.png", title=f"dasha train {spec.task} ({spec.preset})"
     )
     return run_dir
+
+
+#: Which module of a policy starts which RLlib module: (policy task, its module) → module id, per trained task.
+_WARM_MODULES = {
+    "joint": {("exposure", "exposure"): "high_level", ("focus", "focus"): "low_level",
+              ("joint", "high_level"): "high_level", ("joint", "low_level"): "low_level"},
+    "exposure": {("exposure", "exposure"): "default_policy"},
+    "focus": {("focus", "focus"): "default_policy"},
+}  # fmt: skip
+
+
+def _warm_start_weights(spec: RunSpec, paths: list[Path], env_class: type | None) -> dict[str, dict[str, Any]]:
+    """The ``state_dict`` each RLlib module starts from (``TrainOptions.init_from``), checked against the run's
+    spaces; SpecError for a policy of another task, mode or layout."""
+    if not paths:
+        return {}
+    import numpy as np
+
+    from dasha.agents.module import action_nvec
+    from dasha.agents.policy import Policy
+    from dasha.agents.rllib import env_creator
+
+    env = (env_class or env_creator(spec.task))(spec.env)
+    if spec.task == "joint":
+        spaces = {"high_level": (env.observation_spaces["high"], env.action_spaces["high"]),
+                  "low_level": (env.observation_spaces[env.low_ids[0]], env.action_spaces[env.low_ids[0]])}
+    else:
+        spaces = {"default_policy": (env.observation_space, env.action_space)}
+    out: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        policy = Policy.load(path)
+        if policy.meta.get("mode") != spec.env.mode:
+            raise SpecError(f"--init-from {str(path)!r} is a {policy.meta.get('mode')!r}-mode policy; this run is "
+                            f"{spec.env.mode!r}")  # fmt: skip
+        for name, net in policy.nets.items():
+            target = _WARM_MODULES.get(spec.task, {}).get((policy.task, name))
+            if target is None:
+                raise SpecError(f"--init-from {str(path)!r}: a {policy.task} policy cannot start a {spec.task} run")
+            obs_space, act_space = spaces[target]
+            m = policy.meta["modules"][name]
+            want = (int(np.prod(obs_space.shape)), action_nvec(act_space), list(spec.ppo.hiddens), spec.ppo.activation)
+            if (m["obs_dim"], m["nvec"], m["hiddens"], m["activation"]) != want:
+                raise SpecError(f"--init-from {str(path)!r}: module {name!r} has observations {m['obs_dim']}, actions "
+                                f"{m['nvec']}, hiddens {m['hiddens']}; this run's {target!r} needs {want[:3]}")
+            out[target] = {"state": net.state_dict(), "path": str(path)}
+    return out
+
+
+def _load_module_weights(algo: Any, warm: dict[str, dict[str, Any]]) -> None:
+    """Load the warm-start weights into the learner's modules and push them to the env runners."""
+    import torch
+
+    def load(learner: Any) -> None:
+        for mid, w in warm.items():
+            learner.module[mid].net.load_state_dict({k: torch.as_tensor(v) for k, v in w["state"].items()})
+
+    algo.learner_group.foreach_learner(load)
+    algo.env_runner_group.sync_weights(from_worker_or_learner_group=algo.learner_group, inference_only=True)
 
 
 def _record_cluster(algo: Any, run_dir: Path, num_env_runners: int) -> None:

@@ -85,10 +85,13 @@ def method_names(suite: str) -> list[str]:
     raise SpecError(f"{suite!r} is not a method suite")
 
 
-def group_of(name: str) -> str:
-    """``alone``, ``nets`` (the deployed safety nets: ``dasha`` and ``NAME+nets``) or ``bound`` (the oracle)."""
+def group_of(name: str, suite: str = "af") -> str:
+    """``alone``, ``nets`` (the deployed safety nets: ``dasha`` and ``NAME+nets``) or ``bound`` (the oracle); the
+    exposure task has no nets, so every ``ae`` method is alone."""
     if name == "oracle":
         return "bound"
+    if suite == "ae":
+        return "alone"
     return "nets" if name == "dasha" or name.endswith(NETS) else "alone"
 
 
@@ -243,7 +246,7 @@ def run_method_suite(
             notes[name] = f"skipped: no policy at {opts.policies / POLICY_DIRS[suite][name]}"
             continue
         results[name] = res
-        methods_doc[name] = {**summarise(res), "group": group_of(name)}
+        methods_doc[name] = {**summarise(res), "group": group_of(name, suite)}
         if name in REFERENCE_NOTES:
             methods_doc[name]["note"] = REFERENCE_NOTES[name]
     doc = {"suite": suite, "domain": domain, "domain_label": DOMAIN_LABELS[domain], "episodes": opts.episodes,
@@ -301,7 +304,7 @@ def markdown_table(doc: dict[str, Any]) -> str:
     lines = [f"**{doc['suite']}**{' (paper domain)' if doc.get('domain') == 'paper' else ''} — {where}. Success: "
              f"{doc.get('success', '')}. ✓: rig time of the successful episodes only."]  # fmt: skip
     for group in ("alone", "nets", "bound"):
-        items = [(k, m) for k, m in doc["methods"].items() if m.get("group", group_of(k)) == group]
+        items = [(k, m) for k, m in doc["methods"].items() if m.get("group", group_of(k, doc["suite"])) == group]
         if not items:
             continue
         items.sort(key=lambda kv: (-kv[1]["success_rate"], kv[1]["mean_steps"]))

@@ -40,7 +40,8 @@ Domain = Literal["wide", "paper"]
 
 #: EnvConfig fields that define a policy's observations, actions and horizons (not the world it acts in).
 AGENT_FIELDS: tuple[str, ...] = (
-    "mode", "encoder", "size", "obs_latent", "best_by", "lens_horizon", "exposure_horizon", "max_high_level_steps",
+    "mode", "encoder", "size", "obs_latent", "obs_hist_fractions", "best_by", "lens_horizon", "exposure_horizon",
+    "max_high_level_steps",
 )  # fmt: skip
 
 #: Paper domain: "factory" start settings — the camera's default exposure (µs) and the lens at rest (its lowest
@@ -92,6 +93,10 @@ class EnvConfig:
         start_lens_v: initial lens voltage (V); None = uniform over ``start_lens_range_v``.
         obs_latent: ours mode: append the current frame's latent to the history summaries (off: the summaries
             alone learn faster and generalise as well).
+        obs_hist_fractions: paper mode: the exposure / high-level observation's histogram as fractions — counts /
+            pixel count and bin edges / 255 — instead of the paper's raw counts (up to 65 536 for a 256×256 frame,
+            which saturate the first layer and drown the latent) and grey levels: observation normalisation, the
+            same information. On in the ``paper`` training preset.
         start_lens_range_v: range of the random initial lens voltage (V): by default the focus range of
             0.2 m – ∞ with 1 V margin (46–53 V); ``(24, 70)`` starts anywhere the lens can go.
         object_fraction: range of the object's width as a fraction of the frame width.
@@ -133,6 +138,7 @@ class EnvConfig:
     start_exposure_us: float | None = None
     start_lens_v: float | None = None
     obs_latent: bool = False
+    obs_hist_fractions: bool = False
     start_lens_range_v: tuple[float, float] = (46.0, 53.0)
     object_fraction: tuple[float, float] = (0.45, 0.75)
     gamma_high: float = 0.99

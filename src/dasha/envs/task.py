@@ -18,7 +18,8 @@ ours lens                 ``Discrete(41)``: 0 = stop; k = 1…40 moves the lens 
 Observations (float32 vectors; ``D`` = encoder dim)
 ----------------------------------------------------
 ========================  ====================================================================================
-paper exposure            ``[latent (D), histogram counts (10), histogram edges (11)]`` — the paper's eq. (10)
+paper exposure            ``[latent (D), histogram counts (10), histogram edges (11)]`` — the paper's eq. (10);
+                          with ``obs_hist_fractions`` counts / pixel count and edges / 255
 paper focus               ``[latent (D)]`` — eq. (9)
 ours exposure             history summary ``[brightness statistics (9: percentiles, mean, std, clipped
                           fractions), the same of the previous frame, log2 exposure/12, previous, difference,
@@ -520,7 +521,10 @@ class CameraTask:
     def exposure_observation(self, step: Step, prev: Step | None, t: int) -> np.ndarray:
         """High-level / exposure observation (see module docstring)."""
         if self.paper:
-            return np.concatenate([step.features, step.counts, step.edges]).astype(np.float32)
+            counts, edges = step.counts, step.edges
+            if self.config.obs_hist_fractions:  # observation normalisation (EnvConfig.obs_hist_fractions)
+                counts, edges = counts / max(float(counts.sum()), 1.0), edges / 255.0
+            return np.concatenate([step.features, counts, edges]).astype(np.float32)
         p = prev or step
         e, e_prev = log_exposure(step.frame.exposure_us), log_exposure(p.frame.exposure_us)
         parts = [
