@@ -243,3 +243,18 @@ def test_hierarchical_env_rejects_bad_actions_with_a_clear_error() -> None:
         env.step({"high": 99})
     with pytest.raises(ValueError, match="'high''s turn"):
         env.step({"low_0": 1})
+
+
+def test_paper_histogram_as_fractions_is_the_same_histogram_normalised() -> None:
+    """``obs_hist_fractions`` (the paper preset): the exposure observation's 10 counts become fractions of the pixel
+    count and its 11 edges grey / 255 — the paper's histogram, normalised."""
+    raw = CameraTask({"mode": "paper", "size": 96})
+    frac = CameraTask({"mode": "paper", "size": 96, "obs_hist_fractions": True})
+    rng = np.random.default_rng(4)
+    a, b = raw.reset(rng), frac.reset(np.random.default_rng(4))
+    assert np.array_equal(a.frame.image, b.frame.image)
+    d = raw.encoder.dim
+    oa, ob = raw.exposure_observation(a, None, 0), frac.exposure_observation(b, None, 0)
+    assert np.allclose(oa[:d], ob[:d])  # the latent is untouched
+    assert np.allclose(ob[d : d + 10], oa[d : d + 10] / 96**2) and ob[d : d + 10].sum() == pytest.approx(1.0)
+    assert np.allclose(ob[d + 10 :], oa[d + 10 :] / 255.0) and -0.01 <= ob[d + 10 :].min() <= ob[d + 10 :].max() <= 1.01
