@@ -117,7 +117,8 @@ def train(
     task: Annotated[str, typer.Argument(help="exposure | focus | joint")],
     preset: Annotated[str, typer.Option(help="paper | fast")] = "fast",
     config: Annotated[Path | None, typer.Option("--config", help="TOML file with [ppo] and [env] overrides")] = None,
-    timesteps: Annotated[int, typer.Option(min=1, help="total env steps to sample")] = 200_000,
+    timesteps: Annotated[int, typer.Option(min=0, help="total env steps to sample (0 with --init-from: export the "
+                                                       "initial modules as they are)")] = 200_000,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     num_env_runners: Annotated[int, typer.Option(min=0, max=256, help="remote env runners (0: in-process)")] = 0,
     address: Annotated[str | None, typer.Option(help="Ray cluster address (ray start --head prints it)")] = None,
@@ -143,6 +144,8 @@ def train(
     if preset not in PRESETS:
         raise UsageError(f"unknown preset {preset!r} (choose from: {', '.join(PRESETS)})")
     _check_domain(domain)
+    if timesteps == 0 and not init_from:
+        raise UsageError("--timesteps 0 only makes sense with --init-from (it exports the initial modules)")
     opts = TrainOptions(task, preset, timesteps, seed, num_env_runners, address, out, resume, config, detector,
                         checkpoint_every, max_minutes=max_minutes, domain=domain, scenes=list(scene or []) or None,
                         backgrounds=list(background or []) or None,

@@ -40,8 +40,10 @@ def export_policy(
     history: list[dict[str, Any]] | None = None,
     env_class: type | None = None,
     variant: str | None = None,
+    init_from: list[str] | None = None,
 ) -> Path:
-    """Write ``policy.json`` and one ``.pt`` per module from the learner's current weights (+ training log)."""
+    """Write ``policy.json`` and one ``.pt`` per module from the learner's current weights (+ training log);
+    ``init_from``: the policy directories the run started from (recorded in the training summary)."""
     import torch
 
     from dasha.agents.module import action_nvec
@@ -86,6 +88,7 @@ def export_policy(
             "iterations": last.get("iteration"),
             "wall_s": last.get("wall_s"),
             "final_success_rate": last.get("success_rate"),
+            **({"init_from": list(init_from)} if init_from else {}),
         },
     }
     if history:

@@ -239,8 +239,9 @@ def train(
             _save_checkpoint(algo, run_dir, iteration, opts.keep)
         from dasha.agents.export import export_policy
 
+        started = json.loads((run_dir / "run.json").read_text()).get("init_from")
         export_policy(algo, spec, run_dir / "policy", history=read_metrics(run_dir), env_class=env_class,
-                      variant=variant)  # fmt: skip
+                      variant=variant, init_from=started)  # fmt: skip
     finally:
         writer.close()
         algo.stop()
