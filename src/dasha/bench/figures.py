@@ -277,12 +277,16 @@ def learning_curves(policies: Path, out: Path) -> Path | None:
     return out / "learning_curves.png"
 
 
-def table1(paper_doc: dict[str, Any] | None, wide_doc: dict[str, Any] | None = None) -> dict[str, Any]:
+def table1(paper_doc: dict[str, Any] | None, wide_doc: dict[str, Any] | None = None,
+           keep: tuple[str, ...] | None = None) -> dict[str, Any]:  # fmt: skip
     """Table I: the paper's numbers beside ours — the paper's methods in the paper's domain, ours in both (AF time on
-    both rig models over successful episodes, AF steps, in-focus rate with its 95 % interval)."""
+    both rig models over successful episodes, AF steps, in-focus rate with its 95 % interval); ``keep``: only these
+    methods."""
     rows: list[dict[str, Any]] = []
     for doc, label in ((paper_doc, "paper domain"), (wide_doc, "0.2 m–∞")):
         for name, m in ((doc or {}).get("methods", {})).items():
+            if keep is not None and name not in keep:
+                continue
             paper = PAPER_TABLE1.get(name, {})
             rows.append({
                 "method": name, "domain": label,

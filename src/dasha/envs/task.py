@@ -372,7 +372,7 @@ class CameraTask:
         if self.config.lux_schedule == "paper-ramp":
             levels = [*np.arange(lo, hi, 10.0), hi]  # 13, 23, …, 293, 300 lx: the ramp's levels, equal time each
             return float(levels[int(rng.integers(len(levels)))])
-        return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+        return float(min(max(math.exp(rng.uniform(math.log(lo), math.log(hi))), lo), hi))  # exp(log x) may pass x
 
     def capture(self) -> Step:
         """Capture a frame; its features are computed when first asked for (their cost goes to ``perception_s``)."""
