@@ -139,6 +139,13 @@ def test_cli_record_grid_defaults_are_the_paper_table_and_47_lens_steps(tmp_path
         ["no-such-command"],
         ["run", "--camera", "sim", "--detector", "nope"],
         ["eval", str(Path(__file__).resolve().parents[1] / "policies" / "joint"), "--episodes", "1", "--detector", "x"],
+        ["eval", str(Path(__file__).resolve().parents[1] / "policies" / "focus"), "--domain", "moon"],
+        ["eval", str(Path(__file__).resolve().parents[1] / "policies" / "focus"), "--background", "/missing.png",
+         "--episodes", "1"],
+        ["train", "focus", "--domain", "moon"],
+        ["train", "focus", "--timesteps", "0"],
+        ["train", "joint", "--preset", "paper", "--init-from", "/missing", "--timesteps", "0"],
+        ["bench", "af", "--background", "/missing.png", "--episodes", "1", "--methods", "brent"],
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(args: list[str], tmp_path: Path) -> None:
