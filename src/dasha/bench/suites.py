@@ -6,7 +6,7 @@
 ``joint``         exposure + focus: ``success_rate`` = detected **and** in focus, ``detection_rate`` beside it
 ``calibration``   af with the lens model the controllers *believe* off by ±0.2 / ±0.5 dpt or ±5 % slope
 ``detection-grid`` Fig. 4: detection over the exposure × focus grid for every available detector
-``robustness``    Fig. 7: joint success vs illuminance (0.3–100 000 lx) and vs f-number (f/1.4–f/22)
+``robustness``    Fig. 7: joint success vs illuminance (0.01–100 000 lx) and vs f-number (f/1.4–f/22)
 ``table1``        Table I: our numbers beside the paper's, each row with its domain
 ``all``           every suite above (and af / ae / joint in the paper domain), plus the learning curves (Fig. 3)
 ================  ====================================================================================
@@ -385,7 +385,7 @@ def calibration_markdown(doc: dict[str, Any]) -> str:
 
 
 # -- robustness (Fig. 7) ----------------------------------------------------------------------------------------
-LUX_LEVELS = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0, 100000.0)
+LUX_LEVELS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0, 100000.0)
 F_NUMBERS = (1.4, 2.0, 2.8, 4.0, 5.6, 8.0, 11.0, 16.0, 22.0)
 ROBUSTNESS_METHODS = ("dasha", BARE_POLICY, "dasha_paper", "mean_luminance+dfd", "mean_luminance+brent" + NETS)
 
@@ -428,7 +428,8 @@ TABLE1_WIDE = ("dasha", BARE_POLICY, "dfd", "brent", "sweep")
 
 
 def run_suite(suite: str, opts: BenchOptions, json_out: Path | None = None) -> dict[str, Any]:
-    """Run one suite (or ``all``); write JSON, figures and ``results.md`` (under ``opts.plots``)."""
+    """Run one suite (or ``all``); write JSON, figures and ``results.md`` under ``opts.plots`` (``results.md``
+    describes every suite whose JSON is in that directory, so re-running one suite keeps the others' tables)."""
     from dasha.bench import figures
 
     if suite not in SUITES:
@@ -436,7 +437,6 @@ def run_suite(suite: str, opts: BenchOptions, json_out: Path | None = None) -> d
     domain_changes(opts.domain)  # validates the name
     plots = opts.plots or Path("runs/bench")
     docs: dict[str, Any] = {}
-    md: list[str] = []
     if suite == "all":  # (suite, domain, methods): the wide suites, then af and joint in the paper's domain
         plan = [("af", opts.domain, None), ("ae", opts.domain, None), ("joint", opts.domain, None),
                 ("af", "paper", list(PAPER_DOMAIN_AF)), ("ae", "paper", list(PAPER_DOMAIN_AE)),
@@ -450,11 +450,9 @@ def run_suite(suite: str, opts: BenchOptions, json_out: Path | None = None) -> d
         if name in TASK_OF_SUITE:
             doc, _ = run_method_suite(name, opts, domain, chosen)
             figures.method_bars(doc, plots, stem=key)
-            md.append(markdown_table(doc))
         elif name == "calibration":
             doc = calibration(opts)
             figures.calibration_plot(doc, plots)
-            md.append(calibration_markdown(doc))
         elif name == "detection-grid":
             doc = figures.detection_grid(["haar-face", "aruco", "haar-cat", "yolo", "faster-rcnn", "retinanet"], plots,
                                          seed=opts.seed)  # fmt: skip
@@ -465,20 +463,67 @@ def run_suite(suite: str, opts: BenchOptions, json_out: Path | None = None) -> d
             paper = docs.get("af-paper") or run_method_suite("af", opts, "paper", list(PAPER_DOMAIN_AF))[0]
             wide = docs.get("af") or run_method_suite("af", opts, "wide", list(TABLE1_WIDE))[0]
             doc = figures.table1(paper, wide, keep=(*PAPER_DOMAIN_AF, *TABLE1_WIDE))
-            md.append("**Table I** — the paper's numbers beside ours; every row says its domain; AF time counts the "
-                      "successful episodes only.\n\n" + figures.table1_markdown(doc))  # fmt: skip
         docs[key] = doc
         write_json(plots / f"{key}.json", doc)
     if suite == "all":
         figures.learning_curves(opts.policies, plots)
-    if md:
-        (plots / "results.md").write_text("\n".join(md))
+    on_disk = {}  # results.md describes every suite in the directory, the ones just run included
+    for path in sorted(plots.glob("*.json")):
+        try:
+            on_disk[path.stem] = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            continue
+    md = results_markdown({**on_disk, **docs})
+    if md.strip():
+        (plots / "results.md").write_text(md)
     only = next(iter(docs.values()))
     result = only if suite != "all" else {"suite": "all", "episodes": opts.episodes, "seed": opts.seed,
                                           "suites": docs}  # fmt: skip
     if json_out is not None:
         write_json(json_out, result)
     return result
+
+
+def robustness_markdown(doc: dict[str, Any]) -> str:
+    """The robustness suite as two compact tables: success (%) per illuminance and per f-number."""
+    curves = doc["curves"]
+    if not curves:
+        return ""
+    first = next(iter(curves.values()))
+    lines = [f"**robustness** — joint, {doc['episodes_per_point']} episodes per point, success (detected and in "
+             "focus, %) vs illuminance (lx) and vs f-number (at 50–500 lx)", ""]  # fmt: skip
+    for axis, key, unit in (("lux", "lux_success", "lx"), ("f_number", "f_success", "f/")):
+        cols = [f"{x:g}" for x in first[axis]]
+        lines += ["| method | " + " | ".join(f"{unit}{c}" if unit == "f/" else f"{c} {unit}" for c in cols) + " |",
+                  "|" + "---|" * (len(cols) + 1)]  # fmt: skip
+        lines += [f"| {name} | " + " | ".join(f"{100 * v:.0f}" for v in c[key]) + " |" for name, c in curves.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+#: The order of the README results block (keys of the JSON files under ``docs/results``).
+RESULTS_ORDER = ("af", "ae", "joint", "af-paper", "ae-paper", "joint-paper", "calibration", "robustness", "table1")
+TABLE1_TITLE = ("**Table I** — the paper's numbers beside ours; every row says its domain; AF time counts the "
+                "successful episodes only.\n\n")  # fmt: skip
+
+
+def results_markdown(docs: dict[str, Any]) -> str:
+    """The markdown of every suite document in ``docs`` (keyed as the JSON files), in :data:`RESULTS_ORDER`."""
+    from dasha.bench import figures
+
+    parts = []
+    for key in sorted(docs, key=lambda k: RESULTS_ORDER.index(k) if k in RESULTS_ORDER else len(RESULTS_ORDER)):
+        doc = docs[key]
+        suite = doc.get("suite")
+        if suite in TASK_OF_SUITE:
+            parts.append(markdown_table(doc))
+        elif suite == "calibration":
+            parts.append(calibration_markdown(doc))
+        elif suite == "robustness":
+            parts.append(robustness_markdown(doc))
+        elif suite == "table1":
+            parts.append(TABLE1_TITLE + figures.table1_markdown(doc))
+    return "\n\n".join(p.strip("\n") for p in parts if p) + "\n"
 
 
 README_START = "<!-- results:start -->"

@@ -422,20 +422,31 @@ class CameraTask:
 
     def _find_reference_boxes(self) -> bool:
         """Detect on the sharp, well-exposed, noise-free render; keep the boxes that lie on the object (at least
-        :data:`ON_OBJECT` of their area inside its ground-truth box) as the reference."""
+        :data:`ON_OBJECT` of their area inside its ground-truth box) as the reference. Where even the longest exposure
+        cannot expose the scene (below ≈ 0.1 lx), the reference render is made at 100 lx: it only says where the
+        object is."""
         if self.detector is None:
             return True
-        cam = self.camera
-        saved_e = cam.exposure_us
-        cam.exposure_us = self.oracle_exposure_us()
-        v = cam.in_focus_voltage()
-        power = cam.lens.curve.power(v) if math.isfinite(v) else None
-        frame = cam.render(lens_power_d=power, noise=False) if power is not None else None
-        cam.exposure_us = saved_e
+        frame = self._reference_render()
+        if frame is not None and median_grey(frame.image) < 25:  # too dark to expose at all: where is the object?
+            saved = self.camera.light
+            self.camera.set_lux(100.0)
+            frame = self._reference_render()
+            self.camera.light = saved
         boxes = [b.as_tuple() for b in self.detector.detect(frame.image)] if frame else []
         truth = frame.truth if frame is not None else None
         self.reference_boxes = [b for b in boxes if truth is None or on_object(b, truth.object_box)]
         return bool(self.reference_boxes)
+
+    def _reference_render(self) -> Frame | None:
+        """The noise-free render at the oracle exposure and the in-focus voltage (None if focus is out of reach)."""
+        cam = self.camera
+        saved_e = cam.exposure_us
+        cam.exposure_us = self.oracle_exposure_us()
+        v = cam.in_focus_voltage()
+        frame = cam.render(lens_power_d=cam.lens.curve.power(v), noise=False) if math.isfinite(v) else None
+        cam.exposure_us = saved_e
+        return frame
 
     def detection(self, step: Step) -> tuple[float, float, float, float] | None:
         """The detected box with IoU ≥ 0.5 with a reference box on the object (any box when there is no reference,
