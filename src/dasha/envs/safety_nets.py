@@ -34,6 +34,6 @@ def safety_nets(
     """
     lens = lens_fallback(task, history, lens_moves) if history else []
     last = (lens or list(history))[-1] if (lens or history) else None
-    if task.detector is None or last is None or task.detection(last) is not None:
+    if bracket_frames <= 0 or task.detector is None or last is None or task.detection(last) is not None:
         return lens, []
     return lens, exposure_bracket(task, bracket_frames)

@@ -73,12 +73,15 @@ class LiveTuner:
             return None
         return self.task.detection(step) is not None
 
+    def _done(self, step: Step) -> bool:
+        """With a detector: it finds the object on a frame that looks in focus (the lens phase is over)."""
+        return self.task.detector is not None and self.task.accepted(step)
+
     def _focus(self, step: Step) -> tuple[Step, int, int]:
         """The lens phase, then the deployed safety nets; returns (final step, lens moves, bracket frames)."""
         prev, best, moves, history = None, step, 0, [step]
         module = "low_level" if self.policy.task == "joint" else "focus"
-        done = self.task.detector is not None and self.task.accepted  # detected, on a frame that looks in focus
-        if done and done(step):
+        if self._done(step):
             return step, 0, 0
         for _ in range(self.config.lens_horizon):
             action = self.policy.act(module, self.task.focus_observation(step, prev, moves, best, history))
@@ -87,7 +90,7 @@ class LiveTuner:
             moves += 1
             prev, step = step, self.task.capture()
             history.append(step)
-            if done and done(step):
+            if self._done(step):
                 return step, moves, 0
             if self.task.better_focus(step, best):
                 best = step
