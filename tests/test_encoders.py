@@ -155,3 +155,15 @@ def _cached() -> bool:
     from dasha.vision.encoders import _cached_resnet152_weights
 
     return _cached_resnet152_weights() is not None
+
+
+def test_encoder_weights_reach_the_task_and_a_missing_file_is_a_one_line_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dasha.camera import SpecError
+    from dasha.envs.task import CameraTask
+
+    task = CameraTask({"size": 96, "encoder": "cnn", "encoder_weights": "random"})
+    assert task.encoder.name == "cnn"
+    with pytest.raises(SpecError, match="not found"):
+        CameraTask({"size": 96, "encoder": "cnn", "encoder_weights": str(tmp_path / "missing.pt")})
+    with pytest.raises(SpecError, match="encoder_weights"):
+        CameraTask({"size": 96, "encoder_weights": "random"})

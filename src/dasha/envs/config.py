@@ -40,8 +40,8 @@ Domain = Literal["wide", "paper"]
 
 #: EnvConfig fields that define a policy's observations, actions and horizons (not the world it acts in).
 AGENT_FIELDS: tuple[str, ...] = (
-    "mode", "encoder", "size", "obs_latent", "obs_hist_fractions", "best_by", "lens_horizon", "exposure_horizon",
-    "max_high_level_steps",
+    "mode", "encoder", "encoder_weights", "size", "obs_latent", "obs_hist_fractions", "best_by", "lens_horizon",
+    "exposure_horizon", "max_high_level_steps",
 )  # fmt: skip
 
 #: Paper domain: "factory" start settings — the camera's default exposure (µs) and the lens at rest (its lowest
@@ -75,6 +75,9 @@ class EnvConfig:
         mode: ``"paper"`` — the paper's observations, actions and rewards; ``"ours"`` — relative actions with a
             learned stop, history in the observation, shaped rewards (see :mod:`dasha.envs.rewards`).
         encoder: image encoder name (``default``, ``cnn``, ``resnet152``).
+        encoder_weights: weights of a learned encoder (``cnn``, ``resnet152``): a local ``state_dict`` file, or
+            ``"random"`` for a random-init network (the same compute); None: the encoder's default (for
+            ``resnet152`` torchvision's cache — nothing is downloaded).
         size: simulated frame size (px, square).
         scenes: object textures (skimage photo names or image paths), drawn uniformly per episode.
         backgrounds: background textures.
@@ -123,6 +126,7 @@ class EnvConfig:
 
     mode: Mode = "ours"
     encoder: str = "default"
+    encoder_weights: str | None = None
     size: int = 256
     scenes: tuple[str, ...] = TRAIN_SCENES
     backgrounds: tuple[str, ...] = BACKGROUND_TEXTURES
@@ -158,6 +162,8 @@ class EnvConfig:
             raise SpecError(f"env size must be 64–2048 px (the AF window is a quarter of it), got {self.size!r}")
         if not self.scenes:
             raise SpecError("env scenes must not be empty")
+        if self.encoder_weights is not None and self.encoder == "default":
+            raise SpecError("env encoder_weights applies to the learned encoders (cnn, resnet152), not 'default'")
         near, far = self.distance_m
         if not (near >= MIN_DISTANCE_M and (far >= near or math.isinf(far))):
             raise SpecError(f"env distance_m must satisfy 0.2 ≤ near ≤ far (far may be inf), got {self.distance_m}")

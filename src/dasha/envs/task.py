@@ -231,7 +231,11 @@ class CameraTask:
 
     def __init__(self, config: EnvConfig | dict[str, Any] | None = None) -> None:
         self.config = EnvConfig.from_dict(config)
-        self.encoder = make_encoder(self.config.encoder)
+        weights = self.config.encoder_weights
+        try:
+            self.encoder = make_encoder(self.config.encoder, **({"weights": weights} if weights is not None else {}))
+        except FileNotFoundError as exc:
+            raise SpecError(f"encoder {self.config.encoder!r}: {exc}") from None
         self._has_blur = self.encoder.dim > BLUR_FEATURE and self.config.encoder == "default"
         self._textures: dict[str, np.ndarray] = {}
         self._background = self.config.backgrounds[0]

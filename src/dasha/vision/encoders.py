@@ -144,7 +144,7 @@ class CNNEncoder(Encoder):
         self.dim = dim
         torch.manual_seed(seed)
         self.net = build_cnn(dim).eval()
-        if weights is not None:
+        if weights is not None and weights != "random":
             self.net.load_state_dict(_load_state_dict(weights))
 
     def _encode(self, frames: list[np.ndarray]) -> np.ndarray:
