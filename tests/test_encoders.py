@@ -143,10 +143,18 @@ def test_resnet152_without_torchvision_names_the_extra(monkeypatch: pytest.Monke
 @pytest.mark.extras
 def test_resnet152_random_init_contract() -> None:
     need("torchvision")
+    import torch
+
     enc = make_encoder("resnet152", weights="random")
     out = enc.encode(np.random.default_rng(0).integers(0, 256, (2, 240, 320), dtype=np.uint8))
     assert out.shape == (2, 2048) and np.isfinite(out).all()
     assert not enc.net.training  # eval mode, unlike the original notebook
+    frame = np.random.default_rng(1).integers(0, 256, (1, 240, 320), dtype=np.uint8)
+    torch_state = torch.random.get_rng_state()
+    again = make_encoder("resnet152", weights="random")  # a policy trained on these features loads the same ones
+    assert torch.equal(torch_state, torch.random.get_rng_state())  # caller's RNG kept
+    assert np.allclose(enc.encode(frame), again.encode(frame))
+    assert not np.allclose(enc.encode(frame), make_encoder("resnet152", weights="random", seed=1).encode(frame))
     with pytest.raises(FileNotFoundError, match="nothing is downloaded"):
         make_encoder("resnet152", weights=None) if not _cached() else pytest.skip("weights cached here")
 

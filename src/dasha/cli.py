@@ -117,8 +117,12 @@ def train(
     task: Annotated[str, typer.Argument(help="exposure | focus | joint")],
     preset: Annotated[str, typer.Option(help="paper | fast")] = "fast",
     config: Annotated[Path | None, typer.Option("--config", help="TOML file with [ppo] and [env] overrides")] = None,
-    timesteps: Annotated[int, typer.Option(min=0, help="total env steps to sample (0 with --init-from: export the "
-                                                       "initial modules as they are)")] = 200_000,
+    timesteps: Annotated[
+        int,
+        typer.Option(
+            min=0, help="total env steps to sample (0 with --init-from: export the initial modules as they are)"
+        ),
+    ] = 200_000,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     num_env_runners: Annotated[int, typer.Option(min=0, max=256, help="remote env runners (0: in-process)")] = 0,
     address: Annotated[str | None, typer.Option(help="Ray cluster address (ray start --head prints it)")] = None,
@@ -127,12 +131,17 @@ def train(
     detector: Annotated[str | None, typer.Option(help="detector defining success (joint)")] = None,
     checkpoint_every: Annotated[int, typer.Option(min=1, help="checkpoint every N iterations")] = 1,
     max_minutes: Annotated[float | None, typer.Option(min=0.1, help="stop after this wall time")] = None,
-    domain: Annotated[str, typer.Option(help="wide (0.2 m–∞, 5–1000 lx) | paper (1.4–2.0 m, 13–300 lx, factory start)")]
-    = "wide",
+    domain: Annotated[
+        str, typer.Option(help="wide (0.2 m–∞, 5–1000 lx) | paper (1.4–2.0 m, 13–300 lx, factory start)")
+    ] = "wide",
     scene: Annotated[list[str] | None, typer.Option(help="object photo to train on (repeatable)")] = None,
     background: Annotated[list[str] | None, typer.Option(help="background photo to train on (repeatable)")] = None,
-    init_from: Annotated[list[Path] | None, typer.Option(help="policy directory whose modules start the training "
-                                                          "(exposure → joint high level, focus → low level)")] = None,
+    init_from: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="policy directory whose modules start the training (exposure → joint high level, focus → low level)"
+        ),
+    ] = None,
 ) -> None:
     """Train a policy with RLlib PPO: progress bar, TensorBoard, checkpoints, learning_curve.png, policy/."""
     from dasha.agents.rllib import PRESETS, TASKS
@@ -173,8 +182,9 @@ def eval_cmd(
     json_out: Annotated[Path | None, typer.Option("--json", help="write results as JSON")] = None,
     plots: Annotated[Path | None, typer.Option(help="directory for before_after.png")] = None,
     background: Annotated[list[str] | None, typer.Option(help="background image or photo (repeatable)")] = None,
-    domain: Annotated[str, typer.Option(help="wide | paper (the paper's 1.4–2.0 m, 13–300 lx, factory start)")]
-    = "wide",
+    domain: Annotated[
+        str, typer.Option(help="wide | paper (the paper's 1.4–2.0 m, 13–300 lx, factory start)")
+    ] = "wide",
 ) -> None:
     """Evaluate a trained policy on seeded simulator episodes (held-out objects and backgrounds by default)."""
     from dasha.agents.evaluate import before_after, eval_config
@@ -267,8 +277,9 @@ def bench(
     policies: Annotated[Path | None, typer.Option(help="directory of trained policies (default: shipped)")] = None,
     readme: Annotated[Path | None, typer.Option(help="also rewrite this README's results block")] = None,
     background: Annotated[list[str] | None, typer.Option(help="background image or photo (repeatable)")] = None,
-    domain: Annotated[str, typer.Option(help="wide | paper (the paper's 1.4–2.0 m, 13–300 lx, factory start)")]
-    = "wide",
+    domain: Annotated[
+        str, typer.Option(help="wide | paper (the paper's 1.4–2.0 m, 13–300 lx, factory start)")
+    ] = "wide",
     workers: Annotated[int | None, typer.Option(min=1, max=256, help="worker processes (default: all cores)")] = None,
 ) -> None:
     """Every method on the same seeded episodes: JSON, figures and a markdown table (methods alone first)."""
@@ -352,8 +363,10 @@ def demo(
     path = policy_dir or shipped_policy("joint")
     policy = Policy.load(path)
     cfg = eval_config(policy, detector=detector)
-    typer.echo(f"joint policy {path} · detector {cfg.detector} · objects {', '.join(cfg.scenes)} on backgrounds "
-               f"{', '.join(cfg.backgrounds)} (none used in training) · success: detected and in focus")
+    typer.echo(
+        f"joint policy {path} · detector {cfg.detector} · objects {', '.join(cfg.scenes)} on backgrounds "
+        f"{', '.join(cfg.backgrounds)} (none used in training) · success: detected and in focus"
+    )
     summary, results = _evaluate_with_progress(policy, episodes, seed, cfg, "demo", "detected")
     _print_results("joint", summary, results, limit=15)
     out.mkdir(parents=True, exist_ok=True)

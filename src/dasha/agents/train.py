@@ -275,8 +275,10 @@ def _warm_start_weights(spec: RunSpec, paths: list[Path], env_class: type | None
 
     env = (env_class or env_creator(spec.task))(spec.env)
     if spec.task == "joint":
-        spaces = {"high_level": (env.observation_spaces["high"], env.action_spaces["high"]),
-                  "low_level": (env.observation_spaces[env.low_ids[0]], env.action_spaces[env.low_ids[0]])}
+        spaces = {
+            "high_level": (env.observation_spaces["high"], env.action_spaces["high"]),
+            "low_level": (env.observation_spaces[env.low_ids[0]], env.action_spaces[env.low_ids[0]]),
+        }
     else:
         spaces = {"default_policy": (env.observation_space, env.action_space)}
     out: dict[str, dict[str, Any]] = {}
@@ -293,8 +295,10 @@ def _warm_start_weights(spec: RunSpec, paths: list[Path], env_class: type | None
             m = policy.meta["modules"][name]
             want = (int(np.prod(obs_space.shape)), action_nvec(act_space), list(spec.ppo.hiddens), spec.ppo.activation)
             if (m["obs_dim"], m["nvec"], m["hiddens"], m["activation"]) != want:
-                raise SpecError(f"--init-from {str(path)!r}: module {name!r} has observations {m['obs_dim']}, actions "
-                                f"{m['nvec']}, hiddens {m['hiddens']}; this run's {target!r} needs {want[:3]}")
+                raise SpecError(
+                    f"--init-from {str(path)!r}: module {name!r} has observations {m['obs_dim']}, actions "
+                    f"{m['nvec']}, hiddens {m['hiddens']}; this run's {target!r} needs {want[:3]}"
+                )
             out[target] = {"state": net.state_dict(), "path": str(path)}
     return out
 

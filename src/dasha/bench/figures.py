@@ -306,13 +306,25 @@ def table1_markdown(doc: dict[str, Any]) -> str:
     def f(x: Any, fmt: str) -> str:
         return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
 
-    lines = ["| method | domain | IQA | AF time, paper (s) | AF time, ours on paper rig (s) ✓ | ours on fast rig (s) ✓ "
-             "| AF steps, paper | AF steps, ours | in focus (95 % CI) |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| method | domain | IQA | AF time, paper (s) | AF time, ours on paper rig (s) ✓ | ours on fast rig (s) ✓ "
+        "| AF steps, paper | AF steps, ours | in focus (95 % CI) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in doc["rows"]:
         ci = r.get("success_ci95")
         success = "–" if r["success_rate"] is None else f"{100 * r['success_rate']:.1f} %" + (
             f" ({100 * ci[0]:.1f}–{100 * ci[1]:.1f})" if ci else "")  # fmt: skip
-        cells = [r["method"], r["domain"], r["iqa"], f(r["paper_af_time_s"], "g"), f(r["af_time_s_paper_rig"], ".1f"),
-                 f(r["af_time_s_fast_rig"], ".3f"), f(r["paper_af_steps"], "g"), f(r["af_steps"], ".2f"), success]
+        cells = [
+            r["method"],
+            r["domain"],
+            r["iqa"],
+            f(r["paper_af_time_s"], "g"),
+            f(r["af_time_s_paper_rig"], ".1f"),
+            f(r["af_time_s_fast_rig"], ".3f"),
+            f(r["paper_af_steps"], "g"),
+            f(r["af_steps"], ".2f"),
+            success,
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

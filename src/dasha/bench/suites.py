@@ -330,8 +330,14 @@ def markdown_table(doc: dict[str, Any]) -> str:
             if ae:
                 cells.append(pct(m.get("object_clipped_fraction")))
             rig = m["rig_seconds"]
-            cells += [f"{m['mean_steps']:.2f}", f"{m['p95_steps']:.0f}", f"{m['ms_per_step']:.2f}",
-                      f"{m.get('detector_ms_per_step', 0.0):.2f}", _num(rig["paper"], ".1f"), _num(rig["fast"], ".3f")]
+            cells += [
+                f"{m['mean_steps']:.2f}",
+                f"{m['p95_steps']:.0f}",
+                f"{m['ms_per_step']:.2f}",
+                f"{m.get('detector_ms_per_step', 0.0):.2f}",
+                _num(rig["paper"], ".1f"),
+                _num(rig["fast"], ".3f"),
+            ]
             lines.append("| " + " | ".join(cells) + " |")  # fmt: skip
     notes = {k: m["note"] for k, m in doc["methods"].items() if "note" in m}
     if notes:

@@ -215,8 +215,10 @@ class EnvConfig:
         if data.get("obs_detection") is False:  # policies exported before obs_detection was removed (always off)
             data.pop("obs_detection")
         if "obs_detection" in unknown:
-            raise SpecError("env obs_detection was removed (a detection ends the joint episode, so it was always 0 "
-                            "when observed); retrain the policy without it")
+            raise SpecError(
+                "env obs_detection was removed (a detection ends the joint episode, so it was always 0 "
+                "when observed); retrain the policy without it"
+            )
         if unknown:
             raise SpecError(f"unknown env config key(s) {unknown} (known: {sorted(names - {'extra'})})")
         ranges = ("distance_m", "lux", "f_number", "start_lens_range_v", "object_fraction", "calibration_error")

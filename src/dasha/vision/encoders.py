@@ -142,8 +142,9 @@ class CNNEncoder(Encoder):
         import torch
 
         self.dim = dim
-        torch.manual_seed(seed)
-        self.net = build_cnn(dim).eval()
+        with torch.random.fork_rng(devices=[]):  # a seeded init that leaves the caller's RNG alone
+            torch.manual_seed(seed)
+            self.net = build_cnn(dim).eval()
         if weights is not None and weights != "random":
             self.net.load_state_dict(_load_state_dict(weights))
 
@@ -192,18 +193,22 @@ class ResNet152Encoder(Encoder):
 
     Args:
         weights: a local ``state_dict`` file, ``None`` to use torchvision's cache (``$TORCH_HOME``), or
-            ``"random"`` for a random-init network (tests; same compute).
+            ``"random"`` for a random-init network (same compute; initialised from ``seed``, so a policy trained
+            on its features sees the same features when it is loaded again).
         threads: torch intra-op threads (None: leave torch's setting).
+        seed: the random init's seed (``weights="random"`` only).
     """
 
     name = "resnet152"
     dim = 2048
 
-    def __init__(self, weights: str | Path | None = None, threads: int | None = None) -> None:
+    def __init__(self, weights: str | Path | None = None, threads: int | None = None, seed: int = 0) -> None:
         import torch
 
         tv = _torchvision()
-        net = tv.models.resnet152(weights=None)
+        with torch.random.fork_rng(devices=[]):  # a seeded init that leaves the caller's RNG alone
+            torch.manual_seed(seed)
+            net = tv.models.resnet152(weights=None)
         if weights != "random":
             path = Path(weights) if weights is not None else _cached_resnet152_weights()
             if path is None:
