@@ -143,8 +143,6 @@ def test_resnet152_without_torchvision_names_the_extra(monkeypatch: pytest.Monke
 @pytest.mark.extras
 def test_resnet152_random_init_contract() -> None:
     need("torchvision")
-    import torch
-
     enc = make_encoder("resnet152", weights="random")
     out = enc.encode(np.random.default_rng(0).integers(0, 256, (2, 240, 320), dtype=np.uint8))
     assert out.shape == (2, 2048) and np.isfinite(out).all()
