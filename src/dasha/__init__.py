@@ -9,7 +9,12 @@ Layout, in the direction imports flow: ``camera`` → ``vision`` → ``envs`` �
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from importlib import metadata as _metadata
+
+try:
+    __version__ = _metadata.version("dasha")  # one source: pyproject.toml's [project] version
+except _metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
+    __version__ = "0.0.0+unknown"
 
 __all__ = ["__version__"]
 

@@ -29,6 +29,23 @@ class UsageError(ValueError):
     """Bad command-line input detected by dasha itself (exit code 2)."""
 
 
+def _version(value: bool) -> None:
+    if value:
+        from dasha import __version__
+
+        typer.echo(f"dasha {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print dasha's version and exit")
+    ] = False,
+) -> None:
+    """Cameras that tune themselves: RL exposure + liquid-lens autofocus, simulator, baselines, benchmarks."""
+
+
 def _parse_exposures(text: str | None) -> list[float]:
     from dasha.camera import EXPOSURE_TABLE_US
 
@@ -283,8 +300,8 @@ def bench(
     workers: Annotated[int | None, typer.Option(min=1, max=256, help="worker processes (default: all cores)")] = None,
 ) -> None:
     """Every method on the same seeded episodes: JSON, figures and a markdown table (methods alone first)."""
+    from dasha.agents.policy import policies_root
     from dasha.bench.suites import SUITES, BenchOptions, run_suite
-    from dasha.demo import policies_root
 
     if suite not in SUITES:
         raise UsageError(f"unknown suite {suite!r} (choose from: {', '.join(SUITES)})")
@@ -327,9 +344,8 @@ def run(
     ] = None,
 ) -> None:
     """Tune a camera with a trained policy: exposure agent, then lens agent; prints the settings found."""
-    from dasha.agents.policy import Policy
+    from dasha.agents.policy import Policy, shipped_policy
     from dasha.camera import make_camera
-    from dasha.demo import shipped_policy
     from dasha.runtime.live import LiveTuner
 
     if lens is not None:
@@ -357,8 +373,8 @@ def demo(
     import json
 
     from dasha.agents.evaluate import before_after, eval_config
-    from dasha.agents.policy import Policy
-    from dasha.demo import shipped_policy, simulator_demo
+    from dasha.agents.policy import Policy, shipped_policy
+    from dasha.demo import simulator_demo
 
     path = policy_dir or shipped_policy("joint")
     policy = Policy.load(path)

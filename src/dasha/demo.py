@@ -1,4 +1,4 @@
-"""``dasha demo`` pieces: locating the shipped policies, and contact sheets of what the simulator renders.
+"""``dasha demo`` pieces: contact sheets of what the simulator renders.
 
 The demo runs the shipped joint policy (``policies/joint``) on held-out scenes, and adds a focus sweep and an
 exposure sweep of a real-photo scene as PNG contact sheets with the ground truth under every frame.
@@ -13,28 +13,6 @@ import numpy as np
 from dasha.camera import EXPOSURE_TABLE_US
 from dasha.camera.sim import Scene, SimCamera
 from dasha.vision.histogram import paper_histogram
-
-
-def policies_root() -> Path:
-    """Directory of the shipped policies: ``$DASHA_POLICIES``, the source tree's ``policies/``, or ./policies."""
-    import os
-
-    if "DASHA_POLICIES" in os.environ:
-        return Path(os.environ["DASHA_POLICIES"])
-    for root in (Path(__file__).resolve().parents[2] / "policies", Path.cwd() / "policies"):
-        if root.is_dir():
-            return root
-    return Path("policies")
-
-
-def shipped_policy(task: str) -> Path:
-    """Directory of a shipped policy (``policies/<task>``); SpecError if there is none."""
-    from dasha.camera.errors import SpecError
-
-    path = policies_root() / task
-    if not (path / "policy.json").is_file():
-        raise SpecError(f"no shipped {task} policy at {path}; train one with `dasha train {task}` and pass --policy")
-    return path
 
 
 def contact_sheet(images: list[np.ndarray], labels: list[str], title: str, path: Path, cols: int = 6) -> Path:

@@ -1,6 +1,6 @@
 """Run a trained dasha policy without Ray: torch only, weights loaded safely.
 
->>> policy = Policy.load("policies/joint")          # doctest: +SKIP
+>>> policy = Policy.shipped("joint")                 # doctest: +SKIP  (or Policy.load("path/to/policy_dir"))
 >>> action = policy.act("high_level", observation)   # doctest: +SKIP
 
 A policy directory is what :func:`dasha.agents.export.export_policy` writes (``policy.json`` + ``.pt``
@@ -24,6 +24,23 @@ from dasha.envs.config import EnvConfig
 SUPPORTED_FORMATS = (1,)
 
 
+def policies_root() -> Path:
+    """Directory of the shipped policies: ``$DASHA_POLICIES`` if set, else the copy inside the installed package
+    (``dasha/policies``; the checkout's top-level ``policies`` links to it)."""
+    import os
+
+    env = os.environ.get("DASHA_POLICIES")
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "policies"
+
+
+def shipped_policy(name: str) -> Path:
+    """Directory of the shipped policy ``name`` (``joint``, ``focus``, …); SpecError if there is none."""
+    path = policies_root() / name
+    if not (path / "policy.json").is_file():
+        raise SpecError(f"no shipped {name} policy at {path}; train one with `dasha train` and pass its directory")
+    return path
+
+
 @dataclass
 class Policy:
     """A loaded policy: its metadata and one :class:`ActorCritic` per module."""
@@ -31,6 +48,11 @@ class Policy:
     path: Path
     meta: dict[str, Any]
     nets: dict[str, ActorCritic]
+
+    @classmethod
+    def shipped(cls, name: str) -> Policy:
+        """Load the shipped policy ``name`` (``joint``, ``focus``, ``exposure``, …) wherever dasha is installed."""
+        return cls.load(shipped_policy(name))
 
     @classmethod
     def load(cls, path: str | Path) -> Policy:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from dasha.agents.evaluate import SUCCESS, EpisodeResult, make_env, summarise
-from dasha.agents.policy import Policy
+from dasha.agents.policy import Policy, policies_root
 from dasha.baselines.autoexposure import AUTOEXPOSURE_METHODS
 from dasha.baselines.autofocus import AUTOFOCUS_METHODS
 from dasha.bench.runner import (
@@ -118,7 +118,7 @@ class BenchOptions:
     scenes: list[str] | None = None
     methods: list[str] | None = None
     detector: str = "haar-face"
-    policies: Path = Path("policies")
+    policies: Path = field(default_factory=policies_root)  # the shipped policies, wherever dasha is installed
     plots: Path | None = None
     progress: Callable[[str, int], Any] | None = None
     notes: dict[str, str] = field(default_factory=dict)
