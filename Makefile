@@ -14,6 +14,7 @@ $(BIN)/python:
 
 # Reinstall when the project metadata changes.
 $(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --upgrade "setuptools>=77"  # PEP 639 licence fields; tests build the wheel with it
 	$(BIN)/pip install -q "torch==2.13.0"
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $(STAMP)
