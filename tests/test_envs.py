@@ -258,3 +258,16 @@ def test_paper_histogram_as_fractions_is_the_same_histogram_normalised() -> None
     assert np.allclose(oa[:d], ob[:d])  # the latent is untouched
     assert np.allclose(ob[d : d + 10], oa[d : d + 10] / 96**2) and ob[d : d + 10].sum() == pytest.approx(1.0)
     assert np.allclose(ob[d + 10 :], oa[d + 10 :] / 255.0) and -0.01 <= ob[d + 10 :].min() <= ob[d + 10 :].max() <= 1.01
+
+
+def test_gym_make_rewards_like_the_shipped_focus_policy_was_trained() -> None:
+    """``gym.make("dasha/Focus-v0")`` shapes its reward with the γ PPO trains the lens agent with (ours mode)."""
+    import json
+    from pathlib import Path
+
+    from dasha.agents.rllib import PPOSettings
+
+    shipped = json.loads((Path(__file__).resolve().parents[1] / "policies" / "focus" / "policy.json").read_text())
+    env = gym.make("dasha/Focus-v0", mode="ours")
+    assert env.unwrapped.config.gamma_low == PPOSettings().gamma_low == shipped["env"]["gamma_low"] == 0.99
+    env.close()

@@ -69,3 +69,12 @@ def test_the_readme_python_snippet_runs_outside_the_checkout(tmp_path: Path) -> 
     out = subprocess.run([sys.executable, "-c", snippet], check=True, capture_output=True, text=True, cwd=tmp_path)
     exposure_us, lens_v, found = out.stdout.split()[-3:]
     assert float(exposure_us) > 0 and 24.0 <= float(lens_v) <= 70.0 and found in ("True", "False")
+
+
+@pytest.mark.parametrize("package", ["dasha", "dasha.camera", "dasha.camera.sim", "dasha.vision", "dasha.envs"])
+def test_every_exported_name_exists(package: str) -> None:
+    import importlib
+
+    module = importlib.import_module(package)
+    missing = [name for name in module.__all__ if not hasattr(module, name)]
+    assert not missing, f"{package}.__all__ names what it does not have: {missing}"

@@ -41,3 +41,15 @@ def test_parallel_view_is_the_same_episode_as_the_rllib_env() -> None:
         assert terms[acting] == ref_terms["__all__"]
     assert sum(total.values()) == pytest.approx(ref_total)
     assert infos["high"]["success"] == ref.success and infos["low"]["moves"] == ref.total_moves
+
+
+@pytest.mark.parametrize("make", [HierarchicalCameraEnv, HierarchicalParallelEnv])
+def test_default_config_resets_and_steps(make: type) -> None:
+    """With no config at all (haar-face and no scenes given) both views reset on photos the detector can find."""
+    env = make()
+    obs, _ = env.reset(seed=0)
+    assert set(obs) == ({"high"} if make is HierarchicalCameraEnv else {"high", "low"})  # PettingZoo: every agent
+    assert (env.config if make is HierarchicalCameraEnv else env.env.config).scenes == ("grace_hopper",)
+    actions = {"high": 0}
+    out = env.step(actions)
+    assert len(out) == 5

@@ -1,4 +1,4 @@
-"""The ``dasha`` command line (typer). Contract: ../shared/DESIGN.md, "CLI contract".
+"""The ``dasha`` command line (typer). Commands, options, exit codes and JSON files are a contract.
 
 Errors are one line on stderr: exit code 2 for bad input (arguments, SPEC strings, config, files, limits),
 1 for device or runtime failures, 130 when interrupted (partial results are saved first).

@@ -1,7 +1,7 @@
 """PPO learner whose advantages honour per-module γ / λ (the paper's γ_H = 0.99, γ_L = 0).
 
 RLlib 2.60's ``PPOLearner.build()`` installs one ``GeneralAdvantageEstimation`` learner connector built from the
-*global* ``config.gamma``; per-module overrides reach the loss but not the value targets (RLLIB.md §0.1).
+*global* ``config.gamma``; per-module overrides reach the loss but not the value targets (RLlib 2.60's PPO learner).
 :class:`PerModuleGAE` runs the stock GAE once per module with that module's own γ and λ, and
 :class:`HierPPOTorchLearner` swaps it in.
 """

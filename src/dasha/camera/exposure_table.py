@@ -1,6 +1,6 @@
 """The paper's discrete exposure-time action table (148 values, µs).
 
-The DASHA paper says 146 values; the authors' code holds 148 (see REFERENCE.md):
+The DASHA paper says 146 values; the authors' code holds 148 (their published code):
 
 * 1 000 – 44 000 µs in steps of 1 000 µs (44 values),
 * 50 000 – 495 000 µs in steps of 5 000 µs (90 values),

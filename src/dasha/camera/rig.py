@@ -1,4 +1,4 @@
-"""Hardware time model: how long a sequence of frames takes on a real rig (DESIGN.md "Rig time model").
+"""Hardware time model: how long a sequence of frames takes on a real rig (exposure, readout, lens settling).
 
 * ``paper`` rig — 4.5 s per step (the original code sleeps 3 s after every action; grab + inference add the rest).
 * ``fast`` rig — frame time ``max(exposure, 20 ms)`` (50 fps) plus 15 ms liquid-lens response per lens move.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from dasha.camera.errors import SpecError
@@ -104,7 +104,9 @@ class EnvConfig:
             0.2 m – ∞ with 1 V margin (46–53 V); ``(24, 70)`` starts anywhere the lens can go.
         object_fraction: range of the object's width as a fraction of the frame width.
         gamma_high: high-level discount (paper 0.99). Used by our shaping terms.
-        gamma_low: low-level discount (paper 0).
+        gamma_low: low-level discount of our shaping term — the γ PPO trains the lens agent with (0.99, as
+            ``PPOSettings.gamma_low``; the paper's γ_L = 0 is what ``--preset paper`` passes, and its rewards
+            have no shaping term).
         step_cost: ours mode: reward cost of every exposure or lens move (the paper has none).
         goal_blur_px: blur-circle diameter (px) the ``in-focus`` judge accepts. Success is always reported at
             2 px (``dasha eval`` and ``dasha bench`` reset it); training may ask for less to leave a margin
@@ -146,14 +148,13 @@ class EnvConfig:
     start_lens_range_v: tuple[float, float] = (46.0, 53.0)
     object_fraction: tuple[float, float] = (0.45, 0.75)
     gamma_high: float = 0.99
-    gamma_low: float = 0.0
+    gamma_low: float = 0.99
     step_cost: float = 0.1
     goal_blur_px: float = IN_FOCUS_PX
     best_by: Literal["blur", "sharpness"] = "blur"
     lens_fallback_moves: int = 0
     bracket_moves: int = 0
     calibration_error: tuple[float, float] = (0.0, 0.0)
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if self.mode not in ("paper", "ours"):
@@ -220,7 +221,7 @@ class EnvConfig:
                 "when observed); retrain the policy without it"
             )
         if unknown:
-            raise SpecError(f"unknown env config key(s) {unknown} (known: {sorted(names - {'extra'})})")
+            raise SpecError(f"unknown env config key(s) {unknown} (known: {sorted(names)})")
         ranges = ("distance_m", "lux", "f_number", "start_lens_range_v", "object_fraction", "calibration_error")
         for key in ("scenes", "backgrounds", *ranges):
             if key in data:
@@ -235,9 +236,7 @@ class EnvConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-safe apart from ``inf``)."""
-        out = dataclasses.asdict(self)
-        out.pop("extra")
-        return out
+        return dataclasses.asdict(self)
 
     def replace(self, **changes: Any) -> EnvConfig:
         """A copy with some fields changed (validated)."""

@@ -11,9 +11,29 @@ the paper's rule). The lens is left where the episode started (exposure does not
   stops (within the camera's 24 µs – 4.5 s, beyond the paper's table).
 
 ## Observation Space
-``Box(-inf, inf, (n,), float32)``; layout in :mod:`dasha.envs.task`:
-* ``paper``: encoder latent, 10 histogram counts, 11 histogram edges (the paper's ``o_H``).
-* ``ours``: latent, 16-bin fixed histogram, log exposure, and the same for the previous frame, step, flag.
+``Box(-inf, inf, (n,), float32)``, built by ``CameraTask.exposure_observation``.
+
+``paper`` (the paper's ``o_H``; d = encoder dim):
+
+| Num | feature | range |
+|---|---|---|
+| 0 … d−1 | encoder latent of the frame | encoder's |
+| d … d+9 | 10-bin histogram counts (``obs_hist_fractions``: / pixel count) | 0 … pixels (0 … 1) |
+| d+10 … d+20 | the 11 histogram bin edges, grey levels (``obs_hist_fractions``: / 255) | 0 … 255 (0 … 1) |
+
+``ours`` (23 values, then the latent if ``obs_latent``):
+
+| Num | feature | range |
+|---|---|---|
+| 0 … 4 | grey-level percentiles 1, 10, 50, 90, 99 of this frame / 255 | 0 … 1 |
+| 5, 6 | mean / 255, standard deviation / 128 | 0 … 1, 0 … 1 |
+| 7, 8 | fraction of pixels ≤ 2 and ≥ 253 (clipped) | 0 … 1 |
+| 9 … 17 | the same nine for the previous frame (this frame's on the first step) | 0 … 1 |
+| 18, 19 | log exposure of this and of the previous frame: log2(µs / 1000) / 12 | −0.45 … 1.01 (24 µs … 4.5 s) |
+| 20 | their difference (this − previous) | −1.46 … 1.46 |
+| 21 | moves so far / ``exposure_horizon`` | 0 … 1 |
+| 22 | 1 once a previous frame exists, else 0 | 0, 1 |
+| 23 … 23+d−1 | encoder latent (``obs_latent``) | encoder's |
 
 ## Rewards
 * ``paper``: r_H of the paper's eq. (11) (:func:`dasha.envs.rewards.paper_high_level_reward`).

@@ -10,6 +10,11 @@ low-level agent that drives the liquid lens until the detector finds the object 
 Only the agent that must act next appears in the observation dict. Rewards given to ``"high"`` while a
 low-level agent acts are summed into its next transition by RLlib (one high-level transition per decision).
 
+## Starting State
+As :class:`~dasha.envs.task.CameraTask` draws it from :class:`EnvConfig`. Without ``scenes`` and with a real
+detector (the default ``haar-face``) the objects are :data:`~dasha.envs.config.TRAIN_FACE_SCENES`, photos that
+detector can find, so ``HierarchicalCameraEnv()`` resets as it is.
+
 ## Spaces
 ``high``: exposure actions/observations, ``low_k``: lens actions/observations of :mod:`dasha.envs.task`
 (paper or ours mode).
@@ -43,7 +48,7 @@ from typing import Any
 import numpy as np
 from ray.rllib.env.multi_agent_env import MultiAgentEnv
 
-from dasha.envs.config import EnvConfig
+from dasha.envs.config import JUDGES, TRAIN_FACE_SCENES, EnvConfig
 from dasha.envs.rewards import (
     ours_move_reward,
     ours_stop_reward,
@@ -72,7 +77,11 @@ class HierarchicalCameraEnv(MultiAgentEnv):
     def __init__(self, config: EnvConfig | dict[str, Any] | None = None, **kw: Any) -> None:
         super().__init__()
         cfg = EnvConfig.from_dict(config)
-        self.task = CameraTask(cfg.replace(**kw) if kw else cfg)
+        cfg = cfg.replace(**kw) if kw else cfg
+        scenes_given = isinstance(config, EnvConfig) or "scenes" in (config or {}) or "scenes" in kw
+        if not scenes_given and cfg.detector not in JUDGES:  # a real detector needs photos it can find (a face)
+            cfg = cfg.replace(scenes=TRAIN_FACE_SCENES)
+        self.task = CameraTask(cfg)
         self.config = self.task.config
         turns = self.config.max_high_level_steps if self.task.paper else 1
         self.low_ids = [low_id(k) for k in range(turns)]

@@ -12,7 +12,6 @@ from typing import Any
 _EXPORTS = {
     "paper_histogram": "dasha.vision.histogram",
     "fixed_histogram": "dasha.vision.histogram",
-    "histogram_peak_ok": "dasha.vision.histogram",
     "brisque_score": "dasha.vision.brisque",
     "brisque_features": "dasha.vision.brisque",
     "tenengrad": "dasha.vision.focus_measures",

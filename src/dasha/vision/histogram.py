@@ -1,6 +1,6 @@
 """Grey-level histograms: the paper's rule (for the paper-faithful agent) and a fixed-range variant.
 
-Paper rule (authors' code, REFERENCE.md): ``numpy.histogram(frame, bins=10)`` over the frame's own min–max,
+Paper rule (the authors' published code): ``numpy.histogram(frame, bins=10)`` over the frame's own min–max,
 raw counts, 11 edges; the peak ``P`` is the **left edge of the fullest bin** (grey level, 0–255). The
 high-level reward and the hand-over test use P (well exposed: P ∈ [50, 150]).
 """

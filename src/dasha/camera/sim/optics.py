@@ -1,6 +1,6 @@
 """Geometric optics of the simulated camera: thin lens + liquid lens, disc (pillbox) defocus PSF.
 
-Model (PHYSICS.md §4–5):
+Model (thin lens, geometric defocus, a smooth monotone liquid-lens power curve):
 
 * Main lens: thin lens, focal length ``f`` = 16 mm, f-number ``N`` (aperture diameter ``A = f/N``),
   focused at ``1/s0`` diopters (default 0: infinity).
@@ -41,7 +41,7 @@ class VariopticCurve(LensCurve):
     ``P(V) = P_rest + slope·[softplus_w(V − V_lo) − softplus_w(V − V_hi)]``: flat at the rest power below the
     working span, linear (``slope`` dpt/V) inside it, saturating above it. Strictly increasing everywhere.
 
-    Defaults (PHYSICS.md §5, REFERENCE.md): power −5 … +15 dpt, 1 dpt/V over the working span 42–62 V,
+    Defaults (the authors' 24–70 V drive range; the rest assumed): power −5 … +15 dpt, 1 dpt/V over 42–62 V,
     0 dpt at 47 V so that the paper's object at 1.4–2.0 m focuses at ≈47.5–47.7 V (their rig: 47–49 V).
     With the main lens at infinity, objects from ∞ to 0.2 m (0–5 dpt) focus between 47 V and 52 V.
     The datasheet curve is not public; calibrate ``v_lo``/``v_hi``/``slope`` for a real lens.

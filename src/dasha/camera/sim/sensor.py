@@ -1,6 +1,6 @@
 """EMVA 1288 linear sensor model of the CMV2000 class (Basler acA2000-50gm), lux → Mono8.
 
-Radiometric chain (PHYSICS.md §1–3), per pixel of reflectance ``R``:
+Radiometric chain (EMVA 1288 linear camera model), per pixel of reflectance ``R``:
 
 1. Sensor-plane illuminance ``E_s = E_v·R·T / (4N²)`` (lx) for a Lambertian object at illuminance ``E_v``.
 2. Photo-electrons ``μ_e = η·k_ph·A_pix·E_s·t`` with ``k_ph`` = 1.1e4 photons s⁻¹ µm⁻² lx⁻¹ (broadband white
@@ -20,7 +20,7 @@ import numpy as np
 
 @dataclass(frozen=True, slots=True)
 class SensorModel:
-    """EMVA 1288 parameters; defaults are the CMV2000 figures of PHYSICS.md.
+    """EMVA 1288 parameters; defaults are the ams CMV2000 figures (the acA2000-50gm's sensor, its EMVA 1288 data sheet).
 
     Attributes:
         pixel_area_um2: pixel area (µm²); 5.5 µm pitch → 30.25 µm².
