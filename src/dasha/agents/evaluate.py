@@ -104,9 +104,9 @@ def make_env(task: str, config: EnvConfig, env_class: str | None = None) -> Any:
         from dasha.envs.focus import FocusEnv
 
         return FocusEnv(config)
-    from dasha.envs.hierarchical import HierarchicalCameraEnv
+    from dasha.envs.hierarchical import HierarchicalCameraEpisode  # the episode without Ray
 
-    return HierarchicalCameraEnv(config)
+    return HierarchicalCameraEpisode(config)
 
 
 def run_episode(policy: Policy, env: Any, seed: int, index: int) -> EpisodeResult:

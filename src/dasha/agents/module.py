@@ -14,16 +14,9 @@ from ray.rllib.core.distribution.torch.torch_distribution import TorchCategorica
 from ray.rllib.core.rl_module.apis import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
 
-from dasha.agents.nets import ActorCritic
+from dasha.agents.nets import ActorCritic, action_nvec
 
-
-def action_nvec(space: gym.Space) -> list[int]:
-    """Categories per component of a Discrete / MultiDiscrete space."""
-    if isinstance(space, gym.spaces.Discrete):
-        return [int(space.n)]
-    if isinstance(space, gym.spaces.MultiDiscrete):
-        return [int(n) for n in np.asarray(space.nvec).ravel()]
-    raise ValueError(f"dasha policies need Discrete or MultiDiscrete actions, got {space}")
+__all__ = ["DashaPPOModule", "action_nvec"]
 
 
 class DashaPPOModule(TorchRLModule, ValueFunctionAPI):

@@ -8,6 +8,7 @@ policy with torch alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -61,3 +62,15 @@ class ActorCritic(nn.Module):
         """Deterministic action: argmax per component, ``[B, len(nvec)]`` (int64)."""
         parts = torch.split(self.logits(obs), self.nvec, dim=-1)
         return torch.stack([p.argmax(dim=-1) for p in parts], dim=-1)
+
+
+def action_nvec(space: Any) -> list[int]:
+    """Categories per component of a Discrete / MultiDiscrete space (gymnasium)."""
+    import gymnasium as gym
+    import numpy as np
+
+    if isinstance(space, gym.spaces.Discrete):
+        return [int(space.n)]
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return [int(n) for n in np.asarray(space.nvec).ravel()]
+    raise ValueError(f"dasha policies need Discrete or MultiDiscrete actions, got {space}")

@@ -101,7 +101,7 @@ class Policy:
 
     def check_env(self, env: Any) -> None:
         """SpecError unless ``env``'s observation and action spaces match what the policy was trained on."""
-        from dasha.agents.module import action_nvec
+        from dasha.agents.nets import action_nvec
 
         if self.task == "joint":
             low = env.low_ids[0]

@@ -209,7 +209,7 @@ def env_creator(task: str) -> Any:
         from dasha.envs.focus import FocusEnv
 
         return FocusEnv
-    from dasha.envs.hierarchical import HierarchicalCameraEnv
+    from dasha.envs.hierarchical_rllib import HierarchicalCameraEnv
 
     return HierarchicalCameraEnv
 

@@ -1,7 +1,7 @@
 """Environments: Gymnasium single-agent exposure and focus tasks, and the hierarchical RLlib env.
 
 Gymnasium ids ``dasha/Exposure-v0`` and ``dasha/Focus-v0`` are registered on ``import dasha``.
-:class:`HierarchicalCameraEnv` imports Ray's ``MultiAgentEnv`` and is therefore loaded lazily.
+:class:`HierarchicalCameraEnv` (the RLlib form of :class:`HierarchicalCameraEpisode`) imports Ray and is loaded lazily.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from dasha.envs.config import EVAL_SCENES, TRAIN_SCENES, EnvConfig
 _LAZY = {
     "ExposureEnv": "dasha.envs.exposure",
     "FocusEnv": "dasha.envs.focus",
-    "HierarchicalCameraEnv": "dasha.envs.hierarchical",
+    "HierarchicalCameraEpisode": "dasha.envs.hierarchical",
+    "HierarchicalCameraEnv": "dasha.envs.hierarchical_rllib",
     "CameraTask": "dasha.envs.task",
 }
 

@@ -1,4 +1,6 @@
-"""``HierarchicalCameraEnv``: DASHA's two agents taking turns (RLlib new-API-stack ``MultiAgentEnv``).
+"""DASHA's two agents taking turns: :class:`HierarchicalCameraEpisode` (no Ray) and, for training, its RLlib
+new-API-stack ``MultiAgentEnv`` form :class:`~dasha.envs.hierarchical_rllib.HierarchicalCameraEnv` (the same
+episode; evaluation, the bench, the demo and the PettingZoo view use the episode and never import Ray).
 
 ## Description
 The high-level agent ``"high"`` sets the exposure; when the histogram is suitable it hands control to a
@@ -46,7 +48,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from ray.rllib.env.multi_agent_env import MultiAgentEnv
 
 from dasha.envs.config import JUDGES, TRAIN_FACE_SCENES, EnvConfig
 from dasha.envs.rewards import (
@@ -71,11 +72,14 @@ def policy_mapping_fn(agent_id: str, *args: Any, **kwargs: Any) -> str:
     return "high_level" if agent_id == HIGH else "low_level"
 
 
-class HierarchicalCameraEnv(MultiAgentEnv):
-    """Exposure agent + lens agent taking turns on one simulated camera (see the module docstring)."""
+class HierarchicalCameraEpisode:
+    """Exposure agent + lens agent taking turns on one simulated camera (see the module docstring).
+
+    RLlib's multi-agent dict API (``reset`` / ``step`` over agent-id dicts, ``observation_spaces``,
+    ``action_spaces``, ``agents``) without Ray; RLlib trains on its subclass ``HierarchicalCameraEnv``.
+    """
 
     def __init__(self, config: EnvConfig | dict[str, Any] | None = None, **kw: Any) -> None:
-        super().__init__()
         cfg = EnvConfig.from_dict(config)
         cfg = cfg.replace(**kw) if kw else cfg
         scenes_given = isinstance(config, EnvConfig) or "scenes" in (config or {}) or "scenes" in kw
@@ -289,3 +293,12 @@ class HierarchicalCameraEnv(MultiAgentEnv):
 
 def _flags(all_: bool = False, **agents: bool) -> dict[str, bool]:
     return {"__all__": all_, **agents}
+
+
+def __getattr__(name: str) -> Any:
+    """``HierarchicalCameraEnv`` (the RLlib form) imports Ray, so it is loaded on first use."""
+    if name == "HierarchicalCameraEnv":
+        from dasha.envs.hierarchical_rllib import HierarchicalCameraEnv
+
+        return HierarchicalCameraEnv
+    raise AttributeError(f"module 'dasha.envs.hierarchical' has no attribute {name!r}")

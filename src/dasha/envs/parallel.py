@@ -1,7 +1,7 @@
 """PettingZoo view of the hierarchical task: ``HierarchicalParallelEnv`` (needs the ``pettingzoo`` extra).
 
 ## Description
-The same episode as :class:`~dasha.envs.hierarchical.HierarchicalCameraEnv` (same seed, same frames, same
+The same episode as :class:`~dasha.envs.hierarchical.HierarchicalCameraEpisode` (same seed, same frames, same
 rewards), seen through PettingZoo's ``ParallelEnv`` API for multi-agent libraries other than RLlib. DASHA's
 agents take turns; a parallel API steps every live agent at once, so both agents stay live for the whole
 episode, both observe at every step, and only the agent whose turn it is acts — the other's action is ignored.
@@ -33,7 +33,7 @@ import numpy as np
 from pettingzoo import ParallelEnv
 
 from dasha.envs.config import EnvConfig
-from dasha.envs.hierarchical import HIGH, HierarchicalCameraEnv
+from dasha.envs.hierarchical import HIGH, HierarchicalCameraEpisode
 
 LOW = "low"
 
@@ -44,7 +44,7 @@ class HierarchicalParallelEnv(ParallelEnv):
     metadata = {"name": "dasha_hierarchical_v0", "render_modes": []}  # noqa: RUF012  (PettingZoo's convention)
 
     def __init__(self, config: EnvConfig | dict[str, Any] | None = None, **kw: Any) -> None:
-        self.env = HierarchicalCameraEnv(config, **kw)
+        self.env = HierarchicalCameraEpisode(config, **kw)
         self.possible_agents = [HIGH, LOW]
         self.agents: list[str] = []
         self._acting = HIGH
