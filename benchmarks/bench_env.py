@@ -47,7 +47,7 @@ def main() -> None:
     cv2.setNumThreads(1)
     from dasha.envs.exposure import ExposureEnv
     from dasha.envs.focus import FocusEnv
-    from dasha.envs.hierarchical import HierarchicalCameraEnv
+    from dasha.envs.hierarchical_rllib import HierarchicalCameraEnv
 
     print("env step cost, 256×256, default encoder, one core (target ≤ 5 ms)")
     for mode in ("ours", "paper"):

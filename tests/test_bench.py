@@ -193,7 +193,7 @@ def test_nets_are_given_to_every_pipeline_alike(tmp_path: Path) -> None:
 def test_joint_success_means_detected_and_in_focus() -> None:
     """A detector that fires on a blurred frame gives a detection, not a success."""
     from dasha.agents.evaluate import judge
-    from dasha.envs.hierarchical import HierarchicalCameraEnv
+    from dasha.envs.hierarchical_rllib import HierarchicalCameraEnv
 
     env = HierarchicalCameraEnv({"scenes": ("astronaut",), "backgrounds": ("motorcycle",)})
     env.reset(seed=1)

@@ -205,7 +205,7 @@ def _hand_over_at(env, lens_offset_v: float):  # type: ignore[no-untyped-def]
 
 
 def test_ours_a_real_detection_ends_the_joint_episode_as_in_the_paper() -> None:
-    from dasha.envs.hierarchical import HierarchicalCameraEnv
+    from dasha.envs.hierarchical_rllib import HierarchicalCameraEnv
 
     env = HierarchicalCameraEnv({"scenes": ("astronaut",), "detector": "haar-face", "start_exposure_us": 20_000})
     obs, _, term, _, _ = _hand_over_at(env, 0.0)  # a sharp, well-exposed face on the hand-over frame: done
@@ -225,7 +225,7 @@ def test_ours_a_real_detection_ends_the_joint_episode_as_in_the_paper() -> None:
 
 
 def test_ours_with_the_ground_truth_judge_only_the_agents_stop_ends_the_episode() -> None:
-    from dasha.envs.hierarchical import HierarchicalCameraEnv
+    from dasha.envs.hierarchical_rllib import HierarchicalCameraEnv
 
     env = HierarchicalCameraEnv({"scenes": ("camera",), "detector": "in-focus", "start_exposure_us": 20_000})
     obs, _, term, _, _ = _hand_over_at(env, 0.0)
@@ -235,7 +235,7 @@ def test_ours_with_the_ground_truth_judge_only_the_agents_stop_ends_the_episode(
 
 
 def test_hierarchical_env_rejects_bad_actions_with_a_clear_error() -> None:
-    from dasha.envs.hierarchical import HierarchicalCameraEnv
+    from dasha.envs.hierarchical_rllib import HierarchicalCameraEnv
 
     env = HierarchicalCameraEnv({"scenes": ("camera",), "detector": "in-focus", **SMALL})
     env.reset(seed=0)

@@ -10,7 +10,7 @@ import pytest
 
 from dasha.camera.base import Frame
 from dasha.envs.exposure_bracket import BRACKET_STOPS, EVAL_BRACKET_MOVES, exposure_bracket
-from dasha.envs.hierarchical import HierarchicalCameraEnv
+from dasha.envs.hierarchical_rllib import HierarchicalCameraEnv
 from dasha.envs.task import OURS_EXPOSURE_RANGE_US, CameraTask, Step
 
 BASE_US = 20_000.0

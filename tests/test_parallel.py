@@ -9,7 +9,7 @@ pytest.importorskip("pettingzoo")
 
 from pettingzoo.test import parallel_api_test
 
-from dasha.envs.hierarchical import HierarchicalCameraEnv
+from dasha.envs.hierarchical_rllib import HierarchicalCameraEnv
 from dasha.envs.parallel import HierarchicalParallelEnv
 
 SMALL = {"size": 96, "detector": "in-focus"}

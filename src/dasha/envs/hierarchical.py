@@ -293,12 +293,3 @@ class HierarchicalCameraEpisode:
 
 def _flags(all_: bool = False, **agents: bool) -> dict[str, bool]:
     return {"__all__": all_, **agents}
-
-
-def __getattr__(name: str) -> Any:
-    """``HierarchicalCameraEnv`` (the RLlib form) imports Ray, so it is loaded on first use."""
-    if name == "HierarchicalCameraEnv":
-        from dasha.envs.hierarchical_rllib import HierarchicalCameraEnv
-
-        return HierarchicalCameraEnv
-    raise AttributeError(f"module 'dasha.envs.hierarchical' has no attribute {name!r}")
