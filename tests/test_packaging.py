@@ -56,10 +56,11 @@ def test_an_installed_copy_loads_its_shipped_policy_from_anywhere(wheel: Path, t
 def test_cli_version_matches_the_package_metadata() -> None:
     from importlib.metadata import version
 
+    import dasha
     from dasha.cli import main
 
     assert main(["--version"]) == 0
-    assert version("dasha") == __import__("dasha").__version__ != "0.0.0+unknown"
+    assert version("dasha") == dasha.__version__ != "0.0.0+unknown"
 
 
 def test_the_readme_python_snippet_runs_outside_the_checkout(tmp_path: Path) -> None:

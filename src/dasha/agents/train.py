@@ -184,6 +184,7 @@ def train(
             env_class, variant = import_object(saved["env_class"]), saved.get("variant")
         history = read_metrics(run_dir)
         checkpoint = latest_checkpoint(run_dir)
+        started_from = saved.get("init_from")
     else:
         overrides = load_toml(opts.config)
         spec = RunSpec.build(opts.task, opts.preset, overrides, opts.seed, opts.num_env_runners, opts.detector,
@@ -199,6 +200,7 @@ def train(
         warm = _warm_start_weights(spec, opts.init_from or [], env_class)
         (run_dir / "run.json").write_text(json.dumps(record, indent=2))
         history, checkpoint = [], None
+        started_from = record["init_from"]
 
     # ---- algorithm ---------------------------------------------------------------------------------
     init_ray(opts.address)
@@ -239,9 +241,8 @@ def train(
             _save_checkpoint(algo, run_dir, iteration, opts.keep)
         from dasha.agents.export import export_policy
 
-        started = json.loads((run_dir / "run.json").read_text()).get("init_from")
         export_policy(algo, spec, run_dir / "policy", history=read_metrics(run_dir), env_class=env_class,
-                      variant=variant, init_from=started)  # fmt: skip
+                      variant=variant, init_from=started_from)  # fmt: skip
     finally:
         writer.close()
         algo.stop()

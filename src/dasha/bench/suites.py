@@ -261,8 +261,8 @@ def run_method_suite(
             continue
         results[name] = res
         methods_doc[name] = {**summarise(res), "group": group_of(name, suite)}
-        if method_note(name, suite):
-            methods_doc[name]["note"] = method_note(name, suite)
+        if note := method_note(name, suite):
+            methods_doc[name]["note"] = note
     doc = {"suite": suite, "domain": domain, "domain_label": DOMAIN_LABELS[domain], "episodes": opts.episodes,
            "seed": opts.seed, "scenes": list(cfg.scenes), "backgrounds": list(cfg.backgrounds),
            "success": SUCCESS[TASK_OF_SUITE[suite]], "methods": methods_doc}  # fmt: skip
@@ -475,6 +475,8 @@ def run_suite(suite: str, opts: BenchOptions, json_out: Path | None = None) -> d
         figures.learning_curves(opts.policies, plots)
     on_disk = {}  # results.md describes every suite in the directory, the ones just run included
     for path in sorted(plots.glob("*.json")):
+        if path.stem in docs:  # just written from memory
+            continue
         try:
             on_disk[path.stem] = json.loads(path.read_text())
         except json.JSONDecodeError:
