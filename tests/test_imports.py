@@ -1,5 +1,6 @@
-"""Imports that mean what they say: evaluation, the bench, the demo and ``run`` never import Ray (only training
-needs it)."""
+"""Imports that mean what they say: ``import dasha`` / ``import dasha.camera`` import no RL stack, yet the Gymnasium
+ids are registered whether Gymnasium is imported before or after dasha; evaluation, the bench, the demo and ``run``
+never import Ray (only training needs it)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,47 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+
+RL_FREE = """
+import sys
+import {module}
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("gymnasium", "torch", "ray") or m.startswith("dasha.envs"))
+print("HEAVY", len(heavy), *heavy[:5])
+"""
+
+
+def _python(code: str) -> str:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("module", ["dasha", "dasha.camera", "dasha.camera.sim"])
+def test_import_dasha_imports_no_rl_stack(module: str) -> None:
+    assert _python(RL_FREE.format(module=module)) == "HEAVY 0"
+
+
+GYM_MAKE = """
+import sys
+{imports}
+import gymnasium as gym
+assert "dasha.envs.focus" not in sys.modules  # registered by string: the env module loads on make
+env = gym.make("dasha/Focus-v0", size=64)
+env.reset(seed=0)
+print("OK", gym.make("dasha/Exposure-v0", size=64).spec.id, type(gym.__spec__.loader).__name__,
+      [type(f).__name__ for f in sys.meta_path if "Gymnasium" in type(f).__name__])
+"""
+
+
+@pytest.mark.parametrize("imports", ["import dasha\nimport gymnasium", "import gymnasium\nimport dasha",
+                                     "import dasha.camera\nfrom gymnasium import spaces"])  # fmt: skip
+def test_gymnasium_ids_registered_whichever_is_imported_first(imports: str) -> None:
+    # the hook leaves Gymnasium its own loader and removes itself once it has registered
+    assert _python(GYM_MAKE.format(imports=imports)) == "OK dasha/Exposure-v0 SourceFileLoader []"
+
 
 RAY_FREE = """
 import sys

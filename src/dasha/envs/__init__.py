@@ -1,7 +1,9 @@
 """Environments: Gymnasium single-agent exposure and focus tasks, and the hierarchical RLlib env.
 
-Gymnasium ids ``dasha/Exposure-v0`` and ``dasha/Focus-v0`` are registered on ``import dasha``.
-:class:`HierarchicalCameraEnv` (the RLlib form of :class:`HierarchicalCameraEpisode`) imports Ray and is loaded lazily.
+Gymnasium ids ``dasha/Exposure-v0`` and ``dasha/Focus-v0`` are registered on ``import dasha`` (at once, or right
+after Gymnasium is imported: see :mod:`dasha`) by :func:`register_envs`. Every name here loads lazily, so
+``import dasha.envs`` itself imports neither Gymnasium nor the simulator; :class:`HierarchicalCameraEnv` (the RLlib
+form of :class:`HierarchicalCameraEpisode`) imports Ray.
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from dasha.envs.config import EVAL_SCENES, TRAIN_SCENES, EnvConfig
-
 _LAZY = {
+    "EVAL_SCENES": "dasha.envs.config",
+    "TRAIN_SCENES": "dasha.envs.config",
+    "EnvConfig": "dasha.envs.config",
     "ExposureEnv": "dasha.envs.exposure",
     "FocusEnv": "dasha.envs.focus",
     "HierarchicalCameraEpisode": "dasha.envs.hierarchical",
@@ -19,7 +22,10 @@ _LAZY = {
     "CameraTask": "dasha.envs.task",
 }
 
-__all__ = ["EVAL_SCENES", "TRAIN_SCENES", "EnvConfig", *_LAZY]
+__all__ = [*_LAZY, "register_envs"]
+
+#: Gymnasium id → entry point (a string: the environment module is imported by ``gym.make``, not here).
+GYM_IDS = {"dasha/Exposure-v0": "dasha.envs.exposure:ExposureEnv", "dasha/Focus-v0": "dasha.envs.focus:FocusEnv"}
 
 
 def __getattr__(name: str) -> Any:
@@ -29,13 +35,14 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
 def register_envs() -> None:
     """Register the Gymnasium ids (idempotent; string entry points import lazily)."""
     import gymnasium as gym
 
-    for env_id, entry in (
-        ("dasha/Exposure-v0", "dasha.envs.exposure:ExposureEnv"),
-        ("dasha/Focus-v0", "dasha.envs.focus:FocusEnv"),
-    ):
+    for env_id, entry in GYM_IDS.items():
         if env_id not in gym.registry:
             gym.register(id=env_id, entry_point=entry)
