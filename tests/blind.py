@@ -25,8 +25,8 @@ class TruthHidingCamera(Camera):
     def lens(self):  # type: ignore[no-untyped-def]
         return self._inner.lens
 
-    def _do_capture(self) -> Frame:
-        f = self._inner.capture()
+    def _do_capture(self, timeout_s: float | None = None) -> Frame:
+        f = self._inner.capture(timeout_s)
         return Frame(f.image, f.exposure_us, f.lens_v, f.timestamp, truth=None)
 
     def _do_get_exposure(self) -> float:

@@ -36,8 +36,8 @@ def _commands(monkeypatch: pytest.MonkeyPatch, job: Job, blind: bool) -> list[tu
     log: list[tuple[float, float | None]] = []
     original = SimCamera._do_capture
 
-    def capture(self: SimCamera):  # type: ignore[no-untyped-def]
-        frame = original(self)
+    def capture(self: SimCamera, timeout_s: float | None = None):  # type: ignore[no-untyped-def]
+        frame = original(self, timeout_s)
         log.append((frame.exposure_us, frame.lens_v))
         return dataclasses.replace(frame, truth=None) if blind else frame
 

@@ -13,6 +13,7 @@ from dasha.camera import (
     InvalidFrameError,
     Lens,
     Limits,
+    MissingCalibrationError,
     OutOfRangeError,
     exposure_index,
 )
@@ -25,10 +26,10 @@ class SpyLens(Lens):
         self.sent: list[float] = []
         self.closed_calls = 0
 
-    def _do_set_voltage(self, volts: float) -> None:
-        self.sent.append(volts)
+    def _do_set_setting(self, value: float) -> None:
+        self.sent.append(value)
 
-    def _do_get_voltage(self) -> float:
+    def _do_get_setting(self) -> float:
         return self.sent[-1] if self.sent else 24.0
 
     def _do_close(self) -> None:
@@ -46,7 +47,7 @@ class SpyCamera(Camera):
     def lens(self) -> SpyLens:
         return self._lens
 
-    def _do_capture(self) -> Frame:
+    def _do_capture(self, timeout_s: float | None = None) -> Frame:
         return Frame(self.image, 1000.0, None, 0.0)  # type: ignore[arg-type]
 
     def _do_get_exposure(self) -> float:
@@ -90,8 +91,12 @@ def test_lens_voltage_outside_limits_is_rejected_and_never_sent(bad: float) -> N
 
 
 def test_lens_without_curve_refuses_diopters() -> None:
-    with pytest.raises(OutOfRangeError, match="calibration"):
-        SpyLens().diopters = 1.0
+    lens = SpyLens()
+    with pytest.raises(MissingCalibrationError, match="calibration curve"):
+        lens.diopters = 1.0
+    with pytest.raises(MissingCalibrationError, match="calibration curve"):
+        _ = lens.power_d
+    assert getattr(lens, "curve", None) is None and lens.sent == []
 
 
 @pytest.mark.parametrize(

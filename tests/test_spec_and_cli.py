@@ -81,11 +81,11 @@ def test_interrupted_grid_keeps_captured_frames(monkeypatch: pytest.MonkeyPatch)
     calls = {"n": 0}
     real = cam._do_capture
 
-    def flaky():  # type: ignore[no-untyped-def]
+    def flaky(timeout_s: float | None = None):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 5:
             raise KeyboardInterrupt
-        return real()
+        return real(timeout_s)
 
     monkeypatch.setattr(cam, "_do_capture", flaky)
     grid = record_grid(cam, [1_000, 2_000], [30.0, 40.0, 50.0])

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dasha.camera.errors import CameraError, DependencyMissingError
+from dasha.camera.errors import CameraError, ConfigError, DependencyMissingError
 
 app = typer.Typer(
     name="dasha",
@@ -425,6 +425,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(getattr(exc, "exit_code", 2) or 2)
     except (UsageError, DependencyMissingError) as exc:
         typer.echo(f"dasha: error: {exc}", err=True)
+        return 2
+    except ConfigError as exc:  # bad configuration: SPEC strings, TOML configs, policy files, presets
+        if debug:
+            raise
+        typer.echo(f"dasha: error: {' '.join(str(exc).split())}", err=True)
         return 2
     except CameraError as exc:
         if debug:

@@ -10,15 +10,97 @@ be wrong, which :class:`MiscalibratedCurve` expresses (the ``calibration`` bench
   + offset`` (dpt).
 * :func:`in_focus_half_width_v` — the half-width (V) of the in-focus zone around a voltage: the blur criterion
   (2 px) divided by px/dpt and by the curve's slope (dpt/V) there.
+* :class:`VariopticCurve` and :data:`VARIOPTIC_LIMITS` — the Varioptic A/C-39N0 electrowetting lens: drive voltage
+  (V RMS) → added optical power (dpt), and its 24–70 V drive range at 1 mV resolution.
+* :func:`vergence_range_d` and :data:`MIN_DISTANCE_M` — object distances (m) as vergences (dpt), and the nearest
+  object distance the rig focuses (0.2 m = 5 dpt).
+
+Units: V (RMS) for a lens drive, dpt (1/m) for optical power and vergence, m for distances and lengths, px for blur.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from dasha.camera.base import LensCurve
+from dasha.camera.base import LensCurve, Limits
+
+__all__ = [
+    "MIN_DISTANCE_M",
+    "VARIOPTIC_LIMITS",
+    "MiscalibratedCurve",
+    "Optics",
+    "VariopticCurve",
+    "believed_curve",
+    "curve_slope_d_per_v",
+    "in_focus_half_width_v",
+    "vergence_range_d",
+]
+
+#: Varioptic (Corning) A/C-39N0 drive limits: 24–70 V RMS at 1 mV resolution.
+VARIOPTIC_LIMITS = Limits(24.0, 70.0, "V", resolution=0.001)
+
+#: Nearest object distance (m) the rig focuses: 0.2 m = 5 dpt, the top of the range the Varioptic curve reaches
+#: from 47 V (0 dpt) with the main lens focused at infinity; scenes and focus searches stop there.
+MIN_DISTANCE_M = 0.2
+
+
+def vergence_range_d(distance_range_m: tuple[float, float]) -> tuple[float, float]:
+    """Object distances ``(near, far)`` (m; ``far`` may be ``inf``) as vergences ``(1 / far, 1 / near)`` (dpt)."""
+    near, far = distance_range_m
+    return (0.0 if math.isinf(far) else 1.0 / far), 1.0 / near
+
+
+@dataclass(frozen=True, slots=True)
+class VariopticCurve(LensCurve):
+    """Voltage (V RMS) → added optical power (dpt) of an electrowetting liquid lens (Varioptic A/C-39N0 class).
+
+    ``P(V) = P_rest + slope·[softplus_w(V − V_lo) − softplus_w(V − V_hi)]``: flat at the rest power below the
+    working span, linear (``slope`` dpt/V) inside it, saturating above it. Strictly increasing everywhere.
+
+    Defaults (the authors' 24–70 V drive range; the rest assumed): power −5 … +15 dpt, 1 dpt/V over 42–62 V,
+    0 dpt at 47 V so that the paper's object at 1.4–2.0 m focuses at ≈47.5–47.7 V (their rig: 47–49 V).
+    With the main lens at infinity, objects from ∞ to 0.2 m (0–5 dpt) focus between 47 V and 52 V.
+    The datasheet curve is not public; calibrate ``v_lo``/``v_hi``/``slope`` for a real lens.
+    """
+
+    unit = "V"
+
+    p_rest_d: float = -5.0
+    """Optical power below the working span (dpt)."""
+    v_lo: float = 42.0
+    """Start of the linear working span (V)."""
+    v_hi: float = 62.0
+    """End of the linear working span (V)."""
+    slope_d_per_v: float = 1.0
+    """Slope inside the working span (dpt/V)."""
+    softness_v: float = 1.0
+    """Width of the rounded knees (V)."""
+
+    def power(self, setting: float | np.ndarray) -> float | np.ndarray:
+        """Optical power (dpt) at drive voltage ``setting`` (V)."""
+        v = np.asarray(setting, dtype=np.float64)
+        w = self.softness_v
+        ramp = w * (np.logaddexp(0.0, (v - self.v_lo) / w) - np.logaddexp(0.0, (v - self.v_hi) / w))
+        out = self.p_rest_d + self.slope_d_per_v * ramp
+        return float(out) if np.ndim(out) == 0 else out
+
+    def drive(self, diopters: float) -> float:
+        """Voltage (V) giving ``diopters`` dpt (bisection; clipped to the 24–70 V drive range)."""
+        lo, hi = VARIOPTIC_LIMITS.low, VARIOPTIC_LIMITS.high
+        if diopters <= self.power(lo):
+            return lo
+        if diopters >= self.power(hi):
+            return hi
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            if self.power(mid) < diopters:
+                lo = mid
+            else:
+                hi = mid
+        return 0.5 * (lo + hi)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +153,19 @@ class MiscalibratedCurve(LensCurve):
     offset_d: float = 0.0
     slope_error: float = 0.0
 
-    def power(self, volts: float | np.ndarray) -> float | np.ndarray:
-        """Believed optical power (dpt) at ``volts`` (V)."""
-        out = (1.0 + self.slope_error) * np.asarray(self.base.power(volts), np.float64) + self.offset_d
+    @property  # type: ignore[override]
+    def unit(self) -> str:  # type: ignore[override]
+        """Drive unit of the true curve (V, mA or dpt)."""
+        return self.base.unit
+
+    def power(self, setting: float | np.ndarray) -> float | np.ndarray:
+        """Believed optical power (dpt) at drive ``setting`` (the base curve's unit)."""
+        out = (1.0 + self.slope_error) * np.asarray(self.base.power(setting), np.float64) + self.offset_d
         return float(out) if np.ndim(out) == 0 else out
 
-    def voltage(self, diopters: float) -> float:
-        """Voltage (V) the belief says gives ``diopters``."""
-        return self.base.voltage((diopters - self.offset_d) / (1.0 + self.slope_error))
+    def drive(self, diopters: float) -> float:
+        """Drive setting (the base curve's unit) the belief says gives ``diopters`` dpt."""
+        return self.base.drive((diopters - self.offset_d) / (1.0 + self.slope_error))
 
 
 def believed_curve(curve: LensCurve, offset_d: float = 0.0, slope_error: float = 0.0) -> LensCurve:
@@ -89,7 +176,8 @@ def believed_curve(curve: LensCurve, offset_d: float = 0.0, slope_error: float =
 
 
 def curve_slope_d_per_v(curve: LensCurve, volts: float, dv: float = 0.05) -> float:
-    """Local slope of a lens curve (dpt/V) at ``volts`` (central difference over ±``dv`` V)."""
+    """Local slope of a lens curve (dpt per drive unit, dpt/V for a volt lens) at ``volts`` (central
+    difference over ±``dv``)."""
     return float((curve.power(volts + dv) - curve.power(volts - dv)) / (2.0 * dv))
 
 

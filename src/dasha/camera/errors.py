@@ -1,19 +1,22 @@
-"""One exception tree for every camera and lens backend.
+"""One exception tree for camera and lens devices, and one for bad configuration.
 
-``CameraError`` is the root. Bad user input (a malformed camera SPEC, a command outside a device's limits)
-also derives from :class:`ValueError`, so the CLI can map it to exit code 2; device and runtime failures
-(time-outs, disconnects, corrupt frames) map to exit code 1.
+* :class:`CameraError` is the root of **device** errors: time-outs, disconnects, corrupt frames, a command outside
+  a device's limits, a missing optional dependency. The CLI maps device and runtime failures to exit code 1; those
+  that are also a :class:`ValueError` (a command outside the limits) to exit code 2.
+* :class:`ConfigError` (a :class:`ValueError`, *not* a CameraError) is bad user configuration or usage: a camera or
+  lens SPEC string, a TOML config, a policy file, a preset. The CLI maps it to exit code 2 with a one-line message.
+  :class:`SpecError` is the ConfigError of SPEC strings and scene values.
 """
 
 from __future__ import annotations
 
 
 class CameraError(Exception):
-    """Root of all camera and lens errors."""
+    """Root of all camera and lens device errors."""
 
 
 class CameraTimeoutError(CameraError, TimeoutError):
-    """A device did not answer (frame, reply) within its time-out."""
+    """A device did not answer (frame, reply) within its time-out (s)."""
 
 
 class CameraDisconnectedError(CameraError, ConnectionError):
@@ -25,11 +28,27 @@ class InvalidFrameError(CameraError):
 
 
 class OutOfRangeError(CameraError, ValueError):
-    """A command (exposure µs, lens V or diopters) lies outside the device's limits; nothing was sent."""
+    """A command (exposure µs, lens V / mA / dpt) lies outside the device's limits; nothing was sent."""
 
 
-class SpecError(CameraError, ValueError):
-    """A camera SPEC string (``sim:lux=100,...``) or a scene/config value is invalid."""
+class LensUnitError(OutOfRangeError, TypeError):
+    """A lens was commanded or read in a unit it is not driven in (``voltage`` on a lens driven in mA or dpt);
+    nothing was sent. Use the unit-neutral ``Lens.setting`` / ``Lens.set_setting`` instead."""
+
+
+class MissingCalibrationError(CameraError, AttributeError):
+    """A lens has no drive → optical power calibration (``Lens.curve``); every lens must report one.
+
+    Also an :class:`AttributeError`, so ``getattr(lens, "curve", None)`` is None for such a lens.
+    """
+
+
+class ConfigError(ValueError):
+    """Bad user configuration or usage: a policy file, a TOML config, a preset, a SPEC string (exit code 2)."""
+
+
+class SpecError(ConfigError):
+    """A camera or lens SPEC string (``sim:lux=100,...``) or a scene/config value is invalid."""
 
 
 class DependencyMissingError(CameraError, ImportError):

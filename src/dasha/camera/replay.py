@@ -2,6 +2,13 @@
 
 Lets agents and baselines run offline on recorded rig data, as the paper's Fig. 4 grid. The exposure and
 lens limits are the recorded ranges; a setting snaps to the nearest recorded value (log-nearest for exposure).
+Grid files record the lens in volts, so the replay lens is a volt lens; its curve (V → dpt) is the one the grid
+was recorded with, by default the simulator's :class:`~dasha.camera.calibration.VariopticCurve`.
+
+Time-outs: replay is instant, but a frame cannot arrive sooner than its recorded exposure, so
+``capture(timeout_s)`` with a time-out shorter than the exposure (s) raises
+:class:`~dasha.camera.errors.CameraTimeoutError`, as a real camera would; so does a setting whose frame an
+interrupted recording never captured (that frame never arrives).
 """
 
 from __future__ import annotations
@@ -12,15 +19,23 @@ from pathlib import Path
 
 import numpy as np
 
-from dasha.camera.base import Camera, Frame, Lens, Limits, Truth
+from dasha.camera.base import Camera, Frame, Lens, LensCurve, Limits, Truth
+from dasha.camera.calibration import VariopticCurve
+from dasha.camera.errors import CameraTimeoutError
 from dasha.camera.grid import Grid
 
 
 class ReplayLens(Lens):
-    """Lens whose voltage selects a recorded lens column."""
+    """Volt lens whose drive (V) selects the nearest recorded lens column.
 
-    def __init__(self, volts: np.ndarray) -> None:
+    Args:
+        volts: the recorded lens voltages (V).
+        curve: voltage (V) → added optical power (dpt); default :class:`VariopticCurve`.
+    """
+
+    def __init__(self, volts: np.ndarray, curve: LensCurve | None = None) -> None:
         self.limits = Limits(float(volts.min()), float(volts.max()), "V", resolution=0.001)
+        self.curve = curve or VariopticCurve()
         self.settle_time_s = 0.0
         self._volts = volts
         self._v = float(volts[0])
@@ -29,10 +44,10 @@ class ReplayLens(Lens):
         """Recorded column nearest to the current voltage."""
         return int(np.argmin(np.abs(self._volts - self._v)))
 
-    def _do_set_voltage(self, volts: float) -> None:
-        self._v = volts
+    def _do_set_setting(self, value: float) -> None:
+        self._v = value
 
-    def _do_get_voltage(self) -> float:
+    def _do_get_setting(self) -> float:
         return self._v
 
     def _do_wait_settled(self) -> None:
@@ -40,14 +55,20 @@ class ReplayLens(Lens):
 
 
 class ReplayCamera(Camera):
-    """Camera over a recorded grid file (see :mod:`dasha.camera.grid`)."""
+    """Camera over a recorded grid file (see :mod:`dasha.camera.grid`).
 
-    def __init__(self, path: str | Path, spec: str = "") -> None:
+    Args:
+        path: the ``.npz`` grid file.
+        spec: the SPEC string it was opened from.
+        curve: the lens's voltage (V) → optical power (dpt) curve; default :class:`VariopticCurve`.
+    """
+
+    def __init__(self, path: str | Path, spec: str = "", curve: LensCurve | None = None) -> None:
         self.grid = Grid.load(path)
         self.spec = spec or f"replay:{path}"
         exp = self.grid.exposure_us
         self.exposure_limits = Limits(float(exp.min()), float(exp.max()), "µs", resolution=1.0)
-        self._lens = ReplayLens(self.grid.lens_v) if len(self.grid.lens_v) else None
+        self._lens = ReplayLens(self.grid.lens_v, curve) if len(self.grid.lens_v) else None
         self._exposure_us = float(exp[0])
         self._t0 = time.monotonic()
 
@@ -55,10 +76,16 @@ class ReplayCamera(Camera):
     def lens(self) -> ReplayLens | None:
         return self._lens
 
-    def _do_capture(self) -> Frame:
+    def _do_capture(self, timeout_s: float | None = None) -> Frame:
         g = self.grid
         i = int(np.argmin(np.abs(np.log(g.exposure_us) - math.log(self._exposure_us))))
         j = self._lens.index() if self._lens is not None else 0
+        lens_v = float(g.lens_v[j]) if self._lens is not None else None
+        where = f"{g.exposure_us[i]:g} µs" + (f", {lens_v:g} V" if lens_v is not None else "")
+        if not g.captured[i, j]:
+            raise CameraTimeoutError(f"replay {self.spec!r}: no frame was recorded at {where} (interrupted grid)")
+        if timeout_s is not None and g.exposure_us[i] * 1e-6 > timeout_s:
+            raise CameraTimeoutError(f"replay {self.spec!r}: a {where} frame takes longer than {timeout_s:g} s")
         truth = None
         t = g.meta.get("truth")
         if t is not None:
@@ -73,8 +100,15 @@ class ReplayCamera(Camera):
                 saturated_fraction=math.nan,
                 mean_electrons=math.nan,
             )
-        lens_v = float(g.lens_v[j]) if self._lens is not None else None
-        return Frame(g.frames[i, j], float(g.exposure_us[i]), lens_v, time.monotonic() - self._t0, truth)
+        return Frame(
+            g.frames[i, j],
+            float(g.exposure_us[i]),
+            lens_v,
+            time.monotonic() - self._t0,
+            truth,
+            lens_setting=lens_v,
+            lens_unit="V" if lens_v is not None else None,
+        )
 
     def _do_get_exposure(self) -> float:
         return self._exposure_us

@@ -1,17 +1,32 @@
-"""Camera SPEC strings → camera objects (shared by the CLI and the Python API).
+"""Camera and lens SPEC strings → camera and lens objects (shared by the CLI and the Python API).
 
-Grammar: ``KIND`` or ``KIND:ARGS``.
+Grammar: ``KIND`` or ``KIND:ARGS``. Cameras (:func:`make_camera`):
 
 =========================  ==================================================================================
 ``sim``                    simulator with defaults (astronaut on brick at 1.7 m, 100 lx, f/2.8, 256×256 px)
 ``sim:key=value,...``      keys: ``scene`` (skimage photo name, ``aruco:ID`` or image path), ``background``,
                            ``distance`` (m, ≥ 0.2, or ``inf``), ``lux`` (lx), ``fnumber``, ``seed``, ``size``
-                           (``256`` or ``HxW`` px), ``exposure`` (µs), ``lens`` (V), ``fraction`` (object width /
-                           frame width), ``vibration`` (dpt RMS), ``light`` (``constant`` | ``paper`` | ``random``)
+                           (``256`` or ``HxW`` px), ``exposure`` (µs), ``lens`` (initial V; default
+                           ``lens_low``), ``lens_low`` / ``lens_high`` (the liquid lens's drive limits, V, inside
+                           24–70 V; default 24 and 70, e.g. ``lens_low=30,lens_high=60`` for a narrower driver),
+                           ``fraction`` (object width / frame width), ``vibration`` (dpt RMS), ``light``
+                           (``constant`` | ``paper`` | ``random``)
 ``replay:FILE.npz``        replays a ``dasha record-grid`` file (nearest recorded exposure and lens voltage)
 ``basler[:SERIAL]``        Basler camera via pypylon (``pip install 'dasha[basler]'``)
 ``opencv:INDEX``           UVC camera via OpenCV ``VideoCapture``
 =========================  ==================================================================================
+
+Lenses (:func:`make_lens`), to pair with a camera body in :class:`~dasha.camera.compose.CameraWithLens`:
+
+=========================  ==================================================================================
+``sim``                    simulated Varioptic liquid lens, 24–70 V at 1 mV (:class:`~dasha.camera.sim.SimLens`)
+``sim:key=value,...``      keys: ``low`` / ``high`` (drive limits, V, inside 24–70 V), ``voltage`` (initial V;
+                           default ``low``)
+``varioptic:PORT``         Varioptic/Corning lens driver over a serial port — not in this release yet
+``optotune:PORT``          Optotune lens driver (mA) over a serial port — not in this release yet
+=========================  ==================================================================================
+
+Every malformed SPEC raises :class:`~dasha.camera.errors.SpecError` (a ConfigError: exit code 2 in the CLI).
 """
 
 from __future__ import annotations
@@ -20,8 +35,14 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from dasha.camera.base import Camera
-from dasha.camera.errors import SpecError
+from dasha.camera.base import Camera, Lens, Limits
+from dasha.camera.errors import OutOfRangeError, SpecError
+
+_SIM_LENS_KEYS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "low": (float, "drive low limit, V (24–70)"),
+    "high": (float, "drive high limit, V (24–70)"),
+    "voltage": (float, "initial drive voltage, V"),
+}
 
 _SIM_KEYS: dict[str, tuple[Callable[[str], Any], str]] = {
     "scene": (str, "object texture: skimage photo name, aruco:ID or image file"),
@@ -33,22 +54,30 @@ _SIM_KEYS: dict[str, tuple[Callable[[str], Any], str]] = {
     "size": (str, "frame size, px (N or HxW)"),
     "exposure": (float, "initial exposure, µs"),
     "lens": (float, "initial lens voltage, V"),
+    "lens_low": (float, "lens drive low limit, V (24–70)"),
+    "lens_high": (float, "lens drive high limit, V (24–70)"),
     "fraction": (float, "object width / frame width"),
     "vibration": (float, "object vergence jitter, dpt RMS"),
     "light": (str, "constant | paper | random"),
 }
 
 
-def parse_spec(spec: str) -> tuple[str, str]:
-    """Split ``KIND:ARGS`` into ``(kind, args)``; kind is lower-cased."""
+def parse_spec(spec: str, what: str = "camera") -> tuple[str, str]:
+    """Split ``KIND:ARGS`` into ``(kind, args)``; kind is lower-cased. ``what`` names the device in errors."""
     if not isinstance(spec, str) or not spec.strip():
-        raise SpecError("empty camera spec (try 'sim' or 'sim:lux=100,distance=1.5')")
+        example = "'sim' or 'sim:lux=100,distance=1.5'" if what == "camera" else "'sim' or 'sim:low=30,high=60'"
+        raise SpecError(f"empty {what} spec (try {example})")
     kind, _, args = spec.strip().partition(":")
     return kind.strip().lower(), args.strip()
 
 
-def parse_kv(spec: str, args: str, keys: dict[str, tuple[Callable[[str], Any], str]]) -> dict[str, Any]:
-    """Parse ``key=value,...`` against ``keys`` (name → (converter, help)); SpecError on anything unknown."""
+def parse_kv(
+    spec: str, args: str, keys: dict[str, tuple[Callable[[str], Any], str]], what: str = "camera"
+) -> dict[str, Any]:
+    """Parse ``key=value,...`` against ``keys`` (name → (converter, help)); SpecError on anything unknown.
+
+    ``what`` names the device in errors (``camera`` or ``lens``).
+    """
     out: dict[str, Any] = {}
     if not args:
         return out
@@ -56,16 +85,16 @@ def parse_kv(spec: str, args: str, keys: dict[str, tuple[Callable[[str], Any], s
         key, eq, raw = item.partition("=")
         key, raw = key.strip().lower(), raw.strip()
         if not eq or not key or not raw:
-            raise SpecError(f"camera spec {spec!r}: expected key=value, got {item.strip()!r}")
+            raise SpecError(f"{what} spec {spec!r}: expected key=value, got {item.strip()!r}")
         if key not in keys:
-            raise SpecError(f"camera spec {spec!r}: unknown key {key!r} (known: {', '.join(keys)})")
+            raise SpecError(f"{what} spec {spec!r}: unknown key {key!r} (known: {', '.join(keys)})")
         if key in out:
-            raise SpecError(f"camera spec {spec!r}: key {key!r} given twice")
-        convert, what = keys[key]
+            raise SpecError(f"{what} spec {spec!r}: key {key!r} given twice")
+        convert, meaning = keys[key]
         try:
             out[key] = convert(raw)
         except ValueError:
-            raise SpecError(f"camera spec {spec!r}: {key}={raw!r} is not a valid {what}") from None
+            raise SpecError(f"{what} spec {spec!r}: {key}={raw!r} is not a valid {meaning}") from None
     return out
 
 
@@ -103,6 +132,8 @@ def make_sim(spec: str, args: str) -> Camera:
     vibration = kv.get("vibration", 0.0)
     if not (math.isfinite(vibration) and 0 <= vibration <= 1):
         raise SpecError(f"camera spec {spec!r}: vibration={vibration!r} dpt must be in [0, 1]")
+    lens_limits = _sim_lens_limits(spec, kv.get("lens_low"), kv.get("lens_high"), "lens_low", "lens_high")
+    _check_initial_lens(spec, kv.get("lens"), lens_limits, "lens")
     return SimCamera(
         scene,
         size=_size(spec, kv["size"]) if "size" in kv else 256,
@@ -110,11 +141,68 @@ def make_sim(spec: str, args: str) -> Camera:
         lux=lux,
         light=lights[light_kind],
         exposure_us=kv.get("exposure", 10_000.0),
-        lens_v=kv.get("lens", 24.0),
+        lens_v=kv.get("lens"),
         seed=kv.get("seed", 0),
         vibration_d=vibration,
         spec=spec,
+        lens_limits=lens_limits,
     )
+
+
+def _sim_lens_limits(spec: str, low: float | None, high: float | None, low_key: str, high_key: str) -> Limits | None:
+    """Drive limits (V) of a simulated lens from a SPEC's ``low`` / ``high`` keys; None for the default 24–70 V."""
+    from dasha.camera.calibration import VARIOPTIC_LIMITS
+
+    if low is None and high is None:
+        return None
+    full = VARIOPTIC_LIMITS
+    lo = full.low if low is None else low
+    hi = full.high if high is None else high
+    if not (math.isfinite(lo) and math.isfinite(hi) and full.low <= lo < hi <= full.high):
+        raise SpecError(
+            f"spec {spec!r}: {low_key}={lo:g}, {high_key}={hi:g} V must satisfy "
+            f"{full.low:g} ≤ {low_key} < {high_key} ≤ {full.high:g} V (the Varioptic drive range)"
+        )
+    return Limits(lo, hi, "V", resolution=full.resolution)
+
+
+def _check_initial_lens(spec: str, volts: float | None, limits: Limits | None, key: str) -> None:
+    """SpecError unless the initial lens voltage ``volts`` (V) lies inside ``limits`` (default 24–70 V)."""
+    from dasha.camera.calibration import VARIOPTIC_LIMITS
+
+    if volts is None:
+        return
+    try:
+        (limits or VARIOPTIC_LIMITS).check(volts, "initial lens voltage")
+    except OutOfRangeError as exc:
+        raise SpecError(f"spec {spec!r}: {key}={volts:g}: {exc}") from None
+
+
+def make_lens(spec: str) -> Lens:
+    """Open the focus lens described by ``spec`` (see the module docstring for the grammar).
+
+    ``sim[:low=…,high=…,voltage=…]`` is a simulated Varioptic volt lens on a virtual clock of its own; hardware
+    drivers (``varioptic:``, ``optotune:``) come in a later release.
+
+    Raises:
+        SpecError: malformed spec, unknown key, value out of range, a kind not supported yet.
+    """
+    kind, args = parse_spec(spec, "lens")
+    if kind == "sim":
+        from dasha.camera.sim import SimLens
+
+        kv = parse_kv(spec, args, _SIM_LENS_KEYS, "lens")
+        limits = _sim_lens_limits(spec, kv.get("low"), kv.get("high"), "low", "high")
+        _check_initial_lens(spec, kv.get("voltage"), limits, "voltage")
+        lens = SimLens(voltage_v=kv.get("voltage"), limits=limits)
+        lens.spec = spec
+        return lens
+    if kind in ("varioptic", "optotune"):
+        raise SpecError(
+            f"lens spec {spec!r}: the {kind} serial lens driver is not part of this release yet "
+            "(hardware lens drivers come in a later issue); use 'sim' or 'sim:low=30,high=60'"
+        )
+    raise SpecError(f"lens spec {spec!r}: unknown lens kind {kind!r} (known: sim; later: varioptic, optotune)")
 
 
 def make_camera(spec: str) -> Camera:

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dasha.camera.base import Camera, Frame, Lens, Limits, Truth
+from dasha.camera.base import Camera, Frame, Lens, LensCurve, Limits, Truth
+from dasha.camera.calibration import VARIOPTIC_LIMITS, Optics, VariopticCurve
 from dasha.camera.errors import SpecError
 from dasha.camera.sim.light import ConstantLight, LightSchedule
-from dasha.camera.sim.optics import VARIOPTIC_LIMITS, Optics, PyramidBlur, VariopticCurve
+from dasha.camera.sim.optics import PyramidBlur
 from dasha.camera.sim.scene import Scene
 from dasha.camera.sim.sensor import SensorModel
 
@@ -75,26 +76,44 @@ class LensDynamics:
 
 
 class SimLens(Lens):
-    """Simulated Varioptic liquid lens: 24–70 V at 1 mV, :class:`VariopticCurve`, second-order settling."""
+    """Simulated Varioptic liquid lens: 24–70 V at 1 mV, :class:`VariopticCurve` (V → dpt), second-order settling.
+
+    Args:
+        clock: virtual clock shared with the camera (s); a lens of its own gets a fresh one.
+        curve: drive voltage (V) → added optical power (dpt); default :class:`VariopticCurve`.
+        dynamics: step response of the optical power.
+        voltage_v: initial drive voltage (V), settled; default the low end of ``limits``.
+        limits: drive limits in V, inside the Varioptic 24–70 V range (e.g. a narrower driver,
+            ``Limits(30, 60, "V", 0.001)``); default :data:`VARIOPTIC_LIMITS`.
+    """
 
     def __init__(
         self,
-        clock: SimClock,
-        curve: VariopticCurve | None = None,
+        clock: SimClock | None = None,
+        curve: LensCurve | None = None,
         dynamics: LensDynamics | None = None,
-        voltage_v: float = 24.0,
+        voltage_v: float | None = None,
+        *,
+        limits: Limits | None = None,
     ) -> None:
-        self.limits = VARIOPTIC_LIMITS
+        self.limits = _lens_limits(limits)
         self.curve = curve or VariopticCurve()
+        if self.curve.unit != "V":
+            raise SpecError(f"a simulated lens is driven in V; its curve maps {self.curve.unit}")
         self.dynamics = dynamics or LensDynamics()
         self.settle_time_s = self.dynamics.settle_time_s + 0.01
         self.settle_tolerance_d = 0.005
         """Residual power error (dpt) that counts as settled (≈0.08 px of blur at f/2.8)."""
-        self._clock = clock
-        v = self.limits.check(voltage_v, "initial lens voltage")
+        self._clock = clock if clock is not None else SimClock()
+        v = self.limits.check(self.limits.low if voltage_v is None else voltage_v, "initial lens voltage")
         self._v = v
         p = float(self.curve.power(v))
         self._step = (-math.inf, p, p)  # (t_command, power_from, power_to)
+
+    @property
+    def clock(self) -> SimClock:
+        """The virtual clock this lens settles on (s)."""
+        return self._clock
 
     def snap(self, voltage_v: float) -> None:
         """Put the lens at ``voltage_v`` (V), already settled (episode starts; no dynamics, no clock)."""
@@ -108,12 +127,12 @@ class SimLens(Lens):
         t_cmd, p_from, p_to = self._step
         return p_from + (p_to - p_from) * self.dynamics.fraction(t_s - t_cmd)
 
-    def _do_set_voltage(self, volts: float) -> None:
+    def _do_set_setting(self, value: float) -> None:
         now = self._clock.t
-        self._step = (now, self.power_at(now), float(self.curve.power(volts)))
-        self._v = volts
+        self._step = (now, self.power_at(now), float(self.curve.power(value)))
+        self._v = value
 
-    def _do_get_voltage(self) -> float:
+    def _do_get_setting(self) -> float:
         return self._v
 
     def _do_wait_settled(self) -> None:
@@ -124,6 +143,21 @@ class SimLens(Lens):
         t_cmd, p_from, p_to = self._step
         needed = t_cmd + self.dynamics.time_to_settle(p_to - p_from, self.settle_tolerance_d)
         self._clock.t = max(self._clock.t, needed)
+
+
+def _lens_limits(limits: Limits | None) -> Limits:
+    """``limits`` checked for a simulated Varioptic lens: in V, inside 24–70 V, low < high."""
+    if limits is None:
+        return VARIOPTIC_LIMITS
+    if not isinstance(limits, Limits) or limits.unit != "V":
+        raise SpecError(f"simulated lens limits must be Limits in V, got {limits!r}")
+    full = VARIOPTIC_LIMITS
+    if not (full.low <= limits.low < limits.high <= full.high):
+        raise SpecError(
+            f"simulated lens limits [{limits.low:g}, {limits.high:g}] V must satisfy "
+            f"{full.low:g} ≤ low < high ≤ {full.high:g} V (the Varioptic drive range)"
+        )
+    return limits
 
 
 @dataclass
@@ -145,11 +179,13 @@ class SimCamera(Camera):
         lux: constant scene illuminance (lx); ignored when ``light`` is given.
         light: illuminance schedule on the virtual clock.
         exposure_us: initial exposure (µs).
-        lens_v: initial liquid-lens voltage (V).
+        lens_v: initial liquid-lens voltage (V); default the low end of ``lens_limits``.
         seed: noise seed.
         sensor: EMVA 1288 sensor parameters.
-        curve: liquid-lens voltage → diopter curve.
+        curve: liquid-lens voltage (V) → added optical power (dpt) curve.
         dynamics: liquid-lens step response.
+        lens_limits: liquid-lens drive limits (V) inside 24–70 V, e.g. ``Limits(30, 60, "V", 0.001)``;
+            default :data:`VARIOPTIC_LIMITS`.
         vibration_d: RMS frame-to-frame jitter of the object vergence (dpt), e.g. a vibrating mount.
         frame_interval_s: minimum frame period (s); 0.02 = 50 fps.
     """
@@ -163,14 +199,15 @@ class SimCamera(Camera):
         lux: float = 100.0,
         light: LightSchedule | None = None,
         exposure_us: float = 10_000.0,
-        lens_v: float = 24.0,
+        lens_v: float | None = None,
         seed: int = 0,
         sensor: SensorModel | None = None,
-        curve: VariopticCurve | None = None,
+        curve: LensCurve | None = None,
         dynamics: LensDynamics | None = None,
         vibration_d: float = 0.0,
         frame_interval_s: float = 0.02,
         spec: str = "sim",
+        lens_limits: Limits | None = None,
     ) -> None:
         self.exposure_limits = SIM_EXPOSURE_LIMITS
         self.spec = spec
@@ -180,7 +217,7 @@ class SimCamera(Camera):
         self.size = (int(h), int(w))
         self.sensor = sensor or SensorModel()
         self.clock = SimClock()
-        self._lens = SimLens(self.clock, curve, dynamics, lens_v)
+        self._lens = SimLens(self.clock, curve, dynamics, lens_v, limits=lens_limits)
         self._exposure_us = self.exposure_limits.check(exposure_us, "initial exposure")
         self.vibration_d = float(vibration_d)
         self.frame_interval_s = float(frame_interval_s)
@@ -244,7 +281,7 @@ class SimCamera(Camera):
             curve = self._lens.curve
             p = self.optics.in_focus_power(self._scene.object_vergence_d)
             inside = curve.power(self._lens.limits.low) <= p <= curve.power(self._lens.limits.high)
-            self._in_focus_cache = (key, curve.voltage(p) if inside else math.nan)
+            self._in_focus_cache = (key, self._lens.limits.clip(curve.drive(p)) if inside else math.nan)
         return self._in_focus_cache[1]
 
     def render(self, lens_power_d: float | None = None, lux: float | None = None, noise: bool = True) -> Frame:
@@ -291,8 +328,9 @@ class SimCamera(Camera):
             saturated_fraction=saturated,
             mean_electrons=mean_e,
         )
-        return Frame(image, self._exposure_us, self._lens.voltage, self.clock.t, truth,
-                     self._phase_shift(truth.defocus_d, mean_e) if rng is not None else None)  # fmt: skip
+        phase = self._phase_shift(truth.defocus_d, mean_e) if rng is not None else None
+        v = self._lens.voltage
+        return Frame(image, self._exposure_us, v, self.clock.t, truth, phase, lens_setting=v, lens_unit="V")
 
     def _phase_shift(self, defocus_d: float, mean_electrons: float) -> float:
         """A phase-detection pixel pair's reading (px): the left/right half-pupil images of a disc blur sit
@@ -304,7 +342,8 @@ class SimCamera(Camera):
         return float(0.42 * signed_blur + noise)
 
     # -- Camera hooks ----------------------------------------------------------------------------
-    def _do_capture(self) -> Frame:
+    def _do_capture(self, timeout_s: float | None = None) -> Frame:
+        """Render the next frame on the virtual clock; never times out (``timeout_s`` is accepted and unused)."""
         t_e = self._exposure_us * 1e-6
         t_mid = self.clock.t + 0.5 * t_e
         jitter = float(self._rng.normal(0.0, self.vibration_d)) if self.vibration_d > 0 else 0.0

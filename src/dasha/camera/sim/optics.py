@@ -12,74 +12,22 @@ Model (thin lens, geometric defocus, a smooth monotone liquid-lens power curve):
 * The PSF is a uniform disc of diameter ``c`` rendered with anti-aliased coverage at native pixel pitch
   (:class:`PyramidBlur` keeps large blurs cheap without changing their size).
 
-:class:`VariopticCurve` documents the voltage → diopter curve (see its docstring for the numbers).
+:class:`VariopticCurve` (V → dpt) and :data:`VARIOPTIC_LIMITS` (24–70 V) are calibration, defined in
+:mod:`dasha.camera.calibration` and re-exported here (old imports keep working).
 """
 
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
 import numpy as np
 
-from dasha.camera.base import LensCurve, Limits
-from dasha.camera.calibration import Optics
+from dasha.camera.calibration import VARIOPTIC_LIMITS, Optics, VariopticCurve
 
 __all__ = ["VARIOPTIC_LIMITS", "Optics", "PyramidBlur", "VariopticCurve", "blur_disc", "disc_kernel"]
-
-#: Varioptic (Corning) A/C-39N0 drive limits: 24–70 V RMS at 1 mV resolution.
-VARIOPTIC_LIMITS = Limits(24.0, 70.0, "V", resolution=0.001)
-
-
-@dataclass(frozen=True, slots=True)
-class VariopticCurve(LensCurve):
-    """Voltage → optical power of an electrowetting liquid lens (Varioptic A/C-39N0 class).
-
-    ``P(V) = P_rest + slope·[softplus_w(V − V_lo) − softplus_w(V − V_hi)]``: flat at the rest power below the
-    working span, linear (``slope`` dpt/V) inside it, saturating above it. Strictly increasing everywhere.
-
-    Defaults (the authors' 24–70 V drive range; the rest assumed): power −5 … +15 dpt, 1 dpt/V over 42–62 V,
-    0 dpt at 47 V so that the paper's object at 1.4–2.0 m focuses at ≈47.5–47.7 V (their rig: 47–49 V).
-    With the main lens at infinity, objects from ∞ to 0.2 m (0–5 dpt) focus between 47 V and 52 V.
-    The datasheet curve is not public; calibrate ``v_lo``/``v_hi``/``slope`` for a real lens.
-    """
-
-    p_rest_d: float = -5.0
-    """Optical power below the working span (dpt)."""
-    v_lo: float = 42.0
-    """Start of the linear working span (V)."""
-    v_hi: float = 62.0
-    """End of the linear working span (V)."""
-    slope_d_per_v: float = 1.0
-    """Slope inside the working span (dpt/V)."""
-    softness_v: float = 1.0
-    """Width of the rounded knees (V)."""
-
-    def power(self, volts: float | np.ndarray) -> float | np.ndarray:
-        """Optical power (dpt) at ``volts`` (V)."""
-        v = np.asarray(volts, dtype=np.float64)
-        w = self.softness_v
-        ramp = w * (np.logaddexp(0.0, (v - self.v_lo) / w) - np.logaddexp(0.0, (v - self.v_hi) / w))
-        out = self.p_rest_d + self.slope_d_per_v * ramp
-        return float(out) if np.ndim(out) == 0 else out
-
-    def voltage(self, diopters: float) -> float:
-        """Voltage (V) giving ``diopters`` (bisection; clipped to 24–70 V)."""
-        lo, hi = VARIOPTIC_LIMITS.low, VARIOPTIC_LIMITS.high
-        if diopters <= self.power(lo):
-            return lo
-        if diopters >= self.power(hi):
-            return hi
-        for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            if self.power(mid) < diopters:
-                lo = mid
-            else:
-                hi = mid
-        return 0.5 * (lo + hi)
 
 
 @lru_cache(maxsize=512)

@@ -4,6 +4,9 @@ Textures are grey-level images: any image file, or a real photo shipped by ``ski
 The object keeps its aspect ratio and spans ``object_fraction`` of the frame width: the region of interest
 is framed on the object (its physical width is implied, ``W = w_px·pitch·(d − f)/f``), while defocus blur is
 physical in native pixels. Reflectance maps texture grey 0–255 linearly onto ``[r_lo, r_hi]``.
+
+:func:`vergence_range_d` (m → dpt) and :data:`MIN_DISTANCE_M` (0.2 m) live in :mod:`dasha.camera.calibration` and are
+re-exported here, so ``from dasha.camera.sim.scene import MIN_DISTANCE_M`` keeps working.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from dasha.camera.calibration import MIN_DISTANCE_M, vergence_range_d  # re-exported (old import path)
 from dasha.camera.errors import SpecError
 from dasha.camera.sim.markers import aruco_marker_texture
 
@@ -53,8 +57,6 @@ EXTRA_TEXTURES: dict[str, tuple[str, str]] = {
     "jacksboro": ("matplotlib", "jacksboro_fault_dem.npz"),
     "grace_hopper": ("matplotlib", "grace_hopper.jpg"),
 }
-
-MIN_DISTANCE_M = 0.2
 
 
 def load_texture(name_or_path: str | Path) -> np.ndarray:
@@ -251,12 +253,6 @@ def _cover(texture: np.ndarray, height: int, width: int) -> np.ndarray:
     big = cv2.resize(texture, (nw, nh), interpolation=interp)
     y0, x0 = (nh - height) // 2, (nw - width) // 2
     return big[y0 : y0 + height, x0 : x0 + width]
-
-
-def vergence_range_d(distance_range_m: tuple[float, float]) -> tuple[float, float]:
-    """Object distances ``(near, far)`` (m; ``far`` may be ``inf``) as vergences ``(1 / far, 1 / near)`` (dpt)."""
-    near, far = distance_range_m
-    return (0.0 if math.isinf(far) else 1.0 / far), 1.0 / near
 
 
 def random_scene(
