@@ -12,16 +12,13 @@ import numpy as np
 
 from dasha.camera import EXPOSURE_TABLE_US
 from dasha.camera.sim import Scene, SimCamera
+from dasha.plotting import pyplot, save_figure
 from dasha.vision.histogram import paper_histogram
 
 
 def contact_sheet(images: list[np.ndarray], labels: list[str], title: str, path: Path, cols: int = 6) -> Path:
     """Save grey frames as a labelled grid (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     rows = -(-len(images) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.45 * rows + 0.5), squeeze=False)
     for ax in axes.ravel():
@@ -31,10 +28,7 @@ def contact_sheet(images: list[np.ndarray], labels: list[str], title: str, path:
         ax.set_title(label, fontsize=8)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def simulator_demo(out: Path, seed: int = 0, size: int = 192) -> list[Path]:

@@ -28,6 +28,8 @@ from dasha.envs.config import EVAL_BACKGROUNDS, EVAL_SCENES, EnvConfig, domain_c
 from dasha.envs.exposure_bracket import EVAL_BRACKET_MOVES
 from dasha.envs.lens_fallback import EVAL_FALLBACK_MOVES
 from dasha.envs.rewards import IN_FOCUS_PX
+from dasha.jsonio import to_jsonable
+from dasha.plotting import pyplot, save_figure
 from dasha.vision.histogram import paper_histogram
 
 #: What success means per task (the suite it is scored in): ``exposure`` — well exposed (the paper's histogram rule,
@@ -73,11 +75,11 @@ class EpisodeResult:
     box: tuple[float, ...] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly (images dropped, ``inf`` as a string)."""
+        """JSON-friendly (images dropped; :func:`dasha.jsonio.to_jsonable`: ``inf`` / NaN as strings)."""
         d = asdict(self)
         d.pop("first")
         d.pop("last")
-        return {k: (str(v) if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+        return to_jsonable(d)
 
 
 def _count_moves(frames: list[Frame]) -> tuple[int, int]:
@@ -286,10 +288,7 @@ def evaluate(
 
 def before_after(results: list[EpisodeResult], path: Path, title: str, n: int = 6) -> Path:
     """The paper's Fig. 6: initial frames (top) and the frames the agents settled on (bottom)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.patches import Rectangle
 
     shown = results[:n]
@@ -309,7 +308,4 @@ def before_after(results: list[EpisodeResult], path: Path, title: str, n: int = 
             ax.axis("off")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

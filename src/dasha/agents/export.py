@@ -14,7 +14,6 @@ Single-agent tasks export one module named after the task (``exposure`` or ``foc
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 import dasha
+from dasha.jsonio import dumps
 
 POLICY_FORMAT = 1
 
@@ -80,7 +80,7 @@ def export_policy(
         "variant": variant,
         "env_class": f"{env_class.__module__}:{env_class.__qualname__}" if env_class else None,
         "encoder": spec.env.encoder,
-        "env": _json_safe(spec.env.to_dict()),
+        "env": spec.env.to_dict(),
         "modules": modules,
         "training": {
             "seed": spec.seed,
@@ -93,19 +93,9 @@ def export_policy(
     }
     if history:
         (out / "training_metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in history))
-    (out / "policy.json.tmp").write_text(json.dumps(meta, indent=2))
+    (out / "policy.json.tmp").write_text(dumps(meta))
     os.replace(out / "policy.json.tmp", out / "policy.json")
     return out
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return "inf" if value > 0 else "-inf"
-    return value
 
 
 def random_policy(
@@ -136,6 +126,6 @@ def random_policy(
     meta = {"format": POLICY_FORMAT, "dasha_version": dasha.__version__, "task": task, "preset": "random",
             "mode": env.mode, "variant": None, "encoder": env.encoder,
             "env_class": f"{env_class.__module__}:{env_class.__qualname__}" if env_class else None,
-            "env": _json_safe(env.to_dict()), "modules": modules, "training": {"seed": seed}}  # fmt: skip
-    (out / "policy.json").write_text(json.dumps(meta, indent=2))
+            "env": env.to_dict(), "modules": modules, "training": {"seed": seed}}  # fmt: skip
+    (out / "policy.json").write_text(dumps(meta))
     return out

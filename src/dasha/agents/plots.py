@@ -5,15 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dasha.plotting import pyplot, save_figure
+
 
 def learning_curve(rows: list[dict[str, Any]], path: Path, title: str = "learning curve") -> Path | None:
     """Success rate and mean episode return vs sampled env steps, and success vs wall-clock minutes (PNG)."""
     if not rows:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.ticker import EngFormatter
 
     steps = [r["env_steps"] for r in rows]
@@ -34,7 +33,4 @@ def learning_curve(rows: list[dict[str, Any]], path: Path, title: str = "learnin
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -28,13 +28,13 @@ Every preset can be overridden from a TOML file (``dasha train --config FILE.tom
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from dasha.camera.errors import SpecError
 from dasha.envs.config import TRAIN_FACE_SCENES, EnvConfig, domain_changes
+from dasha.jsonio import to_jsonable
 
 Task = Literal["exposure", "focus", "joint"]
 TASKS: tuple[str, ...] = ("exposure", "focus", "joint")
@@ -171,17 +171,17 @@ class RunSpec:
         return cls(task, preset, ppo, env, seed, num_env_runners)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly description."""
-        env = self.env.to_dict()
-        env["distance_m"] = [d if math.isfinite(d) else "inf" for d in env["distance_m"]]
-        return {
-            "task": self.task,
-            "preset": self.preset,
-            "ppo": dataclasses.asdict(self.ppo),
-            "env": env,
-            "seed": self.seed,
-            "num_env_runners": self.num_env_runners,
-        }
+        """JSON-friendly description (:func:`dasha.jsonio.to_jsonable`: ``inf`` as a string)."""
+        return to_jsonable(
+            {
+                "task": self.task,
+                "preset": self.preset,
+                "ppo": dataclasses.asdict(self.ppo),
+                "env": self.env.to_dict(),
+                "seed": self.seed,
+                "num_env_runners": self.num_env_runners,
+            }
+        )
 
 
 def _check_ppo(p: PPOSettings) -> None:

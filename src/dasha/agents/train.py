@@ -28,6 +28,7 @@ from typing import Any
 
 from dasha.agents.rllib import RunSpec, build_config, init_ray
 from dasha.camera.errors import SpecError
+from dasha.jsonio import dumps
 
 
 @dataclass
@@ -198,7 +199,7 @@ def train(
                   "init_from": [str(p) for p in opts.init_from or []],
                   "env_class": object_path(env_class) if env_class else None, "variant": variant}  # fmt: skip
         warm = _warm_start_weights(spec, opts.init_from or [], env_class)
-        (run_dir / "run.json").write_text(json.dumps(record, indent=2))
+        (run_dir / "run.json").write_text(dumps(record))
         history, checkpoint = [], None
         started_from = record["init_from"]
 
@@ -327,7 +328,7 @@ def _record_cluster(algo: Any, run_dir: Path, num_env_runners: int) -> None:
         ))  # fmt: skip
     info = {"driver_node": ray.get_runtime_context().get_node_id(), "env_runner_nodes": nodes,
             "cluster_nodes": len([n for n in ray.nodes() if n.get("Alive")])}  # fmt: skip
-    (run_dir / "cluster.json").write_text(json.dumps(info, indent=2))
+    (run_dir / "cluster.json").write_text(dumps(info))
 
 
 def _rewrite_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:

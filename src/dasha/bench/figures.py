@@ -14,6 +14,7 @@ import numpy as np
 
 from dasha.camera import EXPOSURE_TABLE_US
 from dasha.camera.sim import Scene, SimCamera
+from dasha.plotting import pyplot, save_figure
 
 #: The paper's Table I (AF time in s, AF steps; RB = reference-based, NR = no-reference).
 PAPER_TABLE1 = {
@@ -29,15 +30,6 @@ PAPER_TABLE1 = {
 }
 
 
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 # -- Fig. 4: detection over the exposure × focus grid ------------------------------------------------------
 def detection_grid(
     detectors: list[str], out: Path, exposures: int = 37, lens_steps: int = 47, size: int = 256, seed: int = 0
@@ -49,7 +41,7 @@ def detection_grid(
     """
     from dasha.vision.detectors import aruco_marker_texture, iou, make_detector
 
-    plt = _plt()
+    plt = pyplot()
     table = np.asarray(EXPOSURE_TABLE_US, float)
     exp = table[np.linspace(0, len(table) - 1, exposures).round().astype(int)]
     volts = np.linspace(24.0, 70.0, lens_steps)
@@ -97,9 +89,7 @@ def detection_grid(
             )
         fig.suptitle("Detection over the exposure × focus grid (green = detected; dashed = in focus)")
         fig.tight_layout()
-        out.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out / "detection_grid.png", dpi=110)
-        plt.close(fig)
+        save_figure(fig, out / "detection_grid.png")
     return doc
 
 
@@ -135,7 +125,7 @@ def _ci_err(rates: list[float], cis: list[list[float]]) -> np.ndarray:
 # -- Fig. 7: robustness ------------------------------------------------------------------------------------
 def robustness_plot(doc: dict[str, Any], out: Path) -> Path:
     """Success (detected and in focus) vs illuminance and vs f-number, one line per method, 95 % bands."""
-    plt = _plt()
+    plt = pyplot()
     curves = doc["curves"]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.4))
     styles = [("o", "-"), ("s", "--"), ("^", ":"), ("D", "-."), ("v", "-")]
@@ -162,10 +152,7 @@ def robustness_plot(doc: dict[str, Any], out: Path) -> Path:
     fig.suptitle(f"Joint task: detected and in focus ({doc['episodes_per_point']} seeded episodes per point, 95 % "
                  "bands; f-number sweep at 50–500 lx)", fontsize=10)  # fmt: skip
     fig.tight_layout(rect=(0, 0.07, 1, 1))
-    out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / "robustness.png", dpi=110)
-    plt.close(fig)
-    return out / "robustness.png"
+    return save_figure(fig, out / "robustness.png")
 
 
 F_TICKS = (1.4, 2.0, 2.8, 4.0, 5.6, 8.0, 11.0, 16.0, 22.0)
@@ -173,7 +160,7 @@ F_TICKS = (1.4, 2.0, 2.8, 4.0, 5.6, 8.0, 11.0, 16.0, 22.0)
 
 def calibration_plot(doc: dict[str, Any], out: Path) -> Path:
     """Success and mean lens moves per believed-lens-model error, one line per method."""
-    plt = _plt()
+    plt = pyplot()
     labels = doc["perturbations"]
     x = np.arange(len(labels))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.4))
@@ -193,16 +180,13 @@ def calibration_plot(doc: dict[str, Any], out: Path) -> Path:
     fig.suptitle(f"af with the lens model the controllers believe perturbed, the world true "
                  f"({doc['episodes_per_point']} episodes per point)", fontsize=10)  # fmt: skip
     fig.tight_layout(rect=(0, 0.08, 1, 1))
-    out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / "calibration.png", dpi=110)
-    plt.close(fig)
-    return out / "calibration.png"
+    return save_figure(fig, out / "calibration.png")
 
 
 # -- bar charts of a method suite ---------------------------------------------------------------------------
 def method_bars(doc: dict[str, Any], out: Path, stem: str | None = None) -> Path:
     """Success rate (95 % CI) and mean steps per method, methods alone above the ``+nets`` rows (one PNG)."""
-    plt = _plt()
+    plt = pyplot()
     order = {"alone": 0, "nets": 1, "bound": 2}
     items = sorted(doc["methods"].items(), key=lambda kv: (order.get(kv[1].get("group", "alone"), 0),
                                                            -kv[1]["success_rate"], kv[1]["mean_steps"]))  # fmt: skip
@@ -236,17 +220,13 @@ def method_bars(doc: dict[str, Any], out: Path, stem: str | None = None) -> Path
     fig.suptitle(f"{doc['episodes']} seeded episodes, the same for every method{domain} · above the line: methods "
                  "alone; below (hatched): with the deployed safety nets", fontsize=9)  # fmt: skip
     fig.tight_layout()
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{stem or doc['suite']}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / f"{stem or doc['suite']}.png")
 
 
 # -- Fig. 3: learning curves ---------------------------------------------------------------------------------
 def learning_curves(policies: Path, out: Path) -> Path | None:
     """Success rate vs env steps of every shipped policy that kept its training log."""
-    plt = _plt()
+    plt = pyplot()
     runs = []
     for metrics in sorted(policies.glob("*/training_metrics.jsonl")):
         rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
@@ -271,10 +251,7 @@ def learning_curves(policies: Path, out: Path) -> Path | None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / "learning_curves.png", dpi=110)
-    plt.close(fig)
-    return out / "learning_curves.png"
+    return save_figure(fig, out / "learning_curves.png")
 
 
 def table1(paper_doc: dict[str, Any] | None, wide_doc: dict[str, Any] | None = None,
