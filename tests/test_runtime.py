@@ -10,7 +10,7 @@ import pytest
 
 from dasha.agents.export import random_policy
 from dasha.agents.policy import Policy
-from dasha.camera import SpecError, make_camera
+from dasha.camera import ConfigError, SpecError, make_camera
 from dasha.envs import EnvConfig
 from dasha.envs.lens_fallback import EVAL_FALLBACK_MOVES
 from dasha.runtime.live import LiveTuner
@@ -31,15 +31,15 @@ def test_policy_loads_without_ray_and_acts(joint_policy: Policy) -> None:
 
 
 def test_bad_policy_directories_are_clear_errors(tmp_path: Path, joint_policy: Policy) -> None:
-    with pytest.raises(SpecError, match=r"no policy\.json"):
+    with pytest.raises(ConfigError, match=r"no policy\.json"):
         Policy.load(tmp_path)
     (joint_policy.path / "low_level.pt").write_bytes(b"not a tensor file")
-    with pytest.raises(SpecError, match="tensors-only"):
+    with pytest.raises(ConfigError, match="tensors-only"):
         Policy.load(joint_policy.path)
     meta = json.loads((joint_policy.path / "policy.json").read_text())
     meta["format"] = 99
     (joint_policy.path / "policy.json").write_text(json.dumps(meta))
-    with pytest.raises(SpecError, match="unsupported policy format"):
+    with pytest.raises(ConfigError, match="unsupported policy format"):
         Policy.load(joint_policy.path)
 
 
@@ -49,7 +49,7 @@ def test_policy_files_refuse_pickled_code(tmp_path: Path) -> None:
 
     path = random_policy("focus", EnvConfig(detector="in-focus"), tmp_path / "focus")
     torch.save({"net": torch.nn.Linear(2, 2)}, path / "focus.pt")  # a whole module object: pickle code
-    with pytest.raises(SpecError):
+    with pytest.raises(ConfigError):
         Policy.load(path)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from dasha.agents.nets import ActorCritic
-from dasha.camera.errors import SpecError
+from dasha.camera.errors import ConfigError
 from dasha.envs.config import EnvConfig
 
 SUPPORTED_FORMATS = (1,)
@@ -34,10 +34,10 @@ def policies_root() -> Path:
 
 
 def shipped_policy(name: str) -> Path:
-    """Directory of the shipped policy ``name`` (``joint``, ``focus``, …); SpecError if there is none."""
+    """Directory of the shipped policy ``name`` (``joint``, ``focus``, …); ConfigError if there is none."""
     path = policies_root() / name
     if not (path / "policy.json").is_file():
-        raise SpecError(f"no shipped {name} policy at {path}; train one with `dasha train` and pass its directory")
+        raise ConfigError(f"no shipped {name} policy at {path}; train one with `dasha train` and pass its directory")
     return path
 
 
@@ -56,35 +56,35 @@ class Policy:
 
     @classmethod
     def load(cls, path: str | Path) -> Policy:
-        """Load a policy directory; SpecError with the reason if it is missing or malformed."""
+        """Load a policy directory; ConfigError with the reason if it is missing or malformed."""
         root = Path(path)
         meta_path = root / "policy.json"
         if not meta_path.is_file():
-            raise SpecError(f"{str(root)!r} is not a dasha policy directory (no policy.json)")
+            raise ConfigError(f"{str(root)!r} is not a dasha policy directory (no policy.json)")
         try:
             meta = json.loads(meta_path.read_text())
         except json.JSONDecodeError as exc:
-            raise SpecError(f"{str(meta_path)!r} is not valid JSON: {exc}") from None
+            raise ConfigError(f"{str(meta_path)!r} is not valid JSON: {exc}") from None
         if meta.get("format") not in SUPPORTED_FORMATS:
-            raise SpecError(f"{str(root)!r}: unsupported policy format {meta.get('format')!r}")
+            raise ConfigError(f"{str(root)!r}: unsupported policy format {meta.get('format')!r}")
         nets: dict[str, ActorCritic] = {}
         for name, m in meta.get("modules", {}).items():
             net = ActorCritic(int(m["obs_dim"]), m["nvec"], m["hiddens"], m["activation"])
             file = root / m["file"]
             if not file.is_file():
-                raise SpecError(f"policy file {str(file)!r} is missing")
+                raise ConfigError(f"policy file {str(file)!r} is missing")
             try:
                 state = torch.load(file, map_location="cpu", weights_only=True)
             except Exception as exc:
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise SpecError(f"policy file {str(file)!r} is not a tensors-only state_dict ({first})") from None
+                raise ConfigError(f"policy file {str(file)!r} is not a tensors-only state_dict ({first})") from None
             try:
                 net.load_state_dict(state)
             except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise SpecError(f"policy file {str(file)!r} does not match policy.json: {exc}") from None
+                raise ConfigError(f"policy file {str(file)!r} does not match policy.json: {exc}") from None
             nets[name] = net.eval()
         if not nets:
-            raise SpecError(f"{str(root)!r}: policy.json lists no modules")
+            raise ConfigError(f"{str(root)!r}: policy.json lists no modules")
         return cls(root, meta, nets)
 
     @property
@@ -100,7 +100,7 @@ class Policy:
         return EnvConfig.from_dict(env)
 
     def check_env(self, env: Any) -> None:
-        """SpecError unless ``env``'s observation and action spaces match what the policy was trained on."""
+        """ConfigError unless ``env``'s observation and action spaces match what the policy was trained on."""
         from dasha.agents.nets import action_nvec
 
         if self.task == "joint":
@@ -113,7 +113,7 @@ class Policy:
             m = self.meta["modules"][name]
             got = (int(np.prod(obs_space.shape)), action_nvec(act_space))
             if got != (int(m["obs_dim"]), list(m["nvec"])):
-                raise SpecError(
+                raise ConfigError(
                     f"{self.path}: module {name!r} was trained for observations of {m['obs_dim']} and actions "
                     f"{m['nvec']}, but this dasha's environment has {got[0]} and {got[1]}; retrain the policy"
                 )
