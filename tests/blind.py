@@ -6,7 +6,7 @@ from typing import Any
 
 from dasha.camera.base import Camera, Frame
 from dasha.camera.sim import SimCamera
-from dasha.envs.task import CameraTask
+from dasha.envs.perception import Perception
 
 
 class TruthHidingCamera(Camera):
@@ -36,8 +36,6 @@ class TruthHidingCamera(Camera):
         self._inner.exposure_us = exposure_us
 
 
-def blind_task(camera: SimCamera, **config: Any) -> CameraTask:
-    """A task whose perception drives ``camera`` through a :class:`TruthHidingCamera`."""
-    task = CameraTask({"size": camera.size[0], **config})
-    task.camera = TruthHidingCamera(camera)  # type: ignore[assignment]
-    return task
+def blind_perception(camera: SimCamera, **config: Any) -> Perception:
+    """Perception that drives ``camera`` through a :class:`TruthHidingCamera`."""
+    return Perception({"size": camera.size[0], **config}, TruthHidingCamera(camera))

@@ -12,7 +12,7 @@ from dasha.camera.sim import Scene, SimCamera
 from dasha.envs.rewards import well_exposed
 from dasha.vision.focus_measures import parabola_peak
 from dasha.vision.histogram import paper_histogram
-from tests.blind import blind_task
+from tests.blind import blind_perception
 
 PEAK_V = 49.37
 
@@ -70,9 +70,9 @@ def test_af_baselines_focus_an_easy_scene_without_ground_truth(name: str) -> Non
     for seed, distance in enumerate((0.5, 1.5, 6.0)):
         cam = _easy_camera(distance, seed)
         cam.lens.voltage = 46.5
-        task = blind_task(cam)
-        first = task.capture()
-        steps, _ = autofocus_loop(task, make_autofocus(name, af_params(task)), first)
+        perception = blind_perception(cam)
+        first = perception.capture()
+        steps, _ = autofocus_loop(perception, make_autofocus(name, af_params(perception)), first)
         assert all(s.frame.truth is None for s in [first, *steps])
         wins += abs(cam.lens.voltage - cam.in_focus_voltage()) * cam.optics.px_per_diopter <= 2.0  # judged here
     assert wins >= (2 if name in ("cdaf", "curve_fit") else 3), name
@@ -83,10 +83,10 @@ def test_ae_baselines_expose_an_easy_scene_without_ground_truth(name: str) -> No
     for seed, start in enumerate((1_000.0, 40_000.0, 2_000_000.0)):
         cam = _easy_camera(1.5, seed)
         cam.exposure_us = start
-        task = blind_task(cam)
+        perception = blind_perception(cam)
         method = make_autoexposure(name)
-        first = task.capture()
-        steps, _ = autoexposure_loop(task, method, first)
+        first = perception.capture()
+        steps, _ = autoexposure_loop(perception, method, first)
         last = (steps or [first])[-1]
         assert last.frame.truth is None and well_exposed(paper_histogram(last.frame.image)[2]), (name, start)
         assert method.moves <= method.params.max_frames and len(steps) == method.moves

@@ -134,15 +134,15 @@ def test_paper_rl_envs_pass_the_gymnasium_checker(env_class: type) -> None:
 def test_ten_rl_reference_sweep_counts_as_steps() -> None:
     env = TenFocusEnv({"size": 96})
     env.reset(seed=0)
-    assert len(env.task.frames) == 1 + 47 + 1  # free frame, the reference sweep, the return to the start
+    assert len(env.perception.frames) == 1 + 47 + 1  # free frame, the reference sweep, the return to the start
 
 
 def test_phase_shift_rl_stops_itself_never_on_its_reference() -> None:
     env = PhaseShiftFocusEnv({"size": 96, "start_lens_v": 49.0})
     env.reset(seed=0)
-    cam = env.task.camera
+    cam = env.world.camera
     cam.lens.set_voltage(cam.in_focus_voltage() - 0.04)
-    env._step = env.task.capture()
+    env._step = env.perception.capture()
     _, _, terminated, truncated, _ = env.step(21)  # the smallest move up: in focus, yet it goes on
     assert not terminated and not truncated
     _, reward, terminated, _, _ = env.step(0)  # its own stop ends it; the reference only scores it
@@ -160,7 +160,7 @@ def test_a_policy_runs_in_the_suite_world_with_its_own_observation_settings(tmp_
     random_policy("focus", agent, tmp_path / "focus")
     player = make_player("af", "dasha", tmp_path)
     env = env_for(player, "af", suite_config("af", BenchOptions()))
-    cfg = getattr(env, "unwrapped", env).task.config
+    cfg = getattr(env, "unwrapped", env).config
     assert (cfg.best_by, cfg.lens_horizon) == ("sharpness", 7)  # the policy's observations and horizon
     assert (cfg.scenes, cfg.goal_blur_px, cfg.detector) == (EVAL_SCENES, 2.0, "estimated-focus")  # the suite's world
 
@@ -174,7 +174,7 @@ def test_nets_are_given_to_every_pipeline_alike(tmp_path: Path) -> None:
     names = ("dasha", "dasha_policy", "mean_luminance+brent", "mean_luminance+brent+nets", "mean_luminance+dfd+nets")
     for name in names:
         player = make_player("joint", name, tmp_path)
-        c = env_for(player, "joint", cfg).task.config
+        c = env_for(player, "joint", cfg).config
         budgets[name] = (getattr(player, "nets", False), c.lens_fallback_moves, c.bracket_moves)
     on, off = (True, EVAL_FALLBACK_MOVES, EVAL_BRACKET_MOVES), (False, 0, 0)
     assert budgets == {"dasha": on, "dasha_policy": off, "mean_luminance+brent": off,
@@ -197,23 +197,26 @@ def test_joint_success_means_detected_and_in_focus() -> None:
 
     env = HierarchicalCameraEnv({"scenes": ("astronaut",), "backgrounds": ("motorcycle",)})
     env.reset(seed=1)
-    task = env.task
-    task.detection = lambda step: (0.0, 0.0, 1.0, 1.0)  # type: ignore[method-assign]  # "always found"
-    cam = task.camera
+    perception = env.perception
+    perception.detection = lambda shot: (0.0, 0.0, 1.0, 1.0)  # type: ignore[method-assign]  # "always found"
+    cam = env.world.camera
     cam.lens.set_voltage(cam.in_focus_voltage() + 1.0)  # ≈ 17 px of blur
-    task.capture()
-    assert judge(task, "joint") == (False, True, False)
+    perception.capture()
+    assert judge(perception, "joint") == (False, True, False)
     cam.lens.set_voltage(cam.in_focus_voltage())
-    task.capture()
-    assert judge(task, "joint") == (True, True, True)
+    perception.capture()
+    assert judge(perception, "joint") == (True, True, True)
 
 
 def test_a_detection_counts_only_on_the_object() -> None:
-    from dasha.envs.task import CameraTask, on_object
+    from dasha.envs.perception import Perception, on_object
+    from dasha.envs.world import SimWorld
 
     assert on_object((10, 10, 20, 20), (0, 0, 100, 100)) and not on_object((90, 90, 120, 120), (0, 0, 100, 100))
-    task = CameraTask({"scenes": ("astronaut",), "backgrounds": ("brick",), "detector": "haar-face"})
-    task.camera.set_scene(task.sample_scene(np.random.default_rng(5)))
+    cfg = {"scenes": ("astronaut",), "backgrounds": ("brick",), "detector": "haar-face"}
+    world = SimWorld(cfg)
+    perception = Perception(cfg, world.camera)
+    world.camera.set_scene(world.sample_scene(np.random.default_rng(5)))
 
     class Background:  # a detector that finds a "face" in a corner of the background only
         def detect(self, image: np.ndarray) -> list:
@@ -221,8 +224,8 @@ def test_a_detection_counts_only_on_the_object() -> None:
 
             return [Box(0.0, 0.0, 12.0, 12.0, 1.0, "face")]
 
-    task.__dict__["detector"] = Background()
-    assert not task._find_reference_boxes()
+    perception.__dict__["detector"] = Background()
+    assert not world._find_reference_boxes(perception)
 
 
 def test_rates_carry_wilson_intervals_and_rig_time_counts_successes_only() -> None:
@@ -242,24 +245,28 @@ def test_rates_carry_wilson_intervals_and_rig_time_counts_successes_only() -> No
 def test_af_tolerance_follows_the_success_criterion() -> None:
     """The AF baselines stop at the in-focus half-width: 2 px / (px per dpt · dpt per V), from the camera."""
     from dasha.baselines.loops import af_params
-    from dasha.envs.task import CameraTask
+    from dasha.camera.sim import Scene, SimCamera
+    from dasha.envs.perception import Perception
 
-    task = CameraTask({"size": 96})
-    assert af_params(task).tol_v == pytest.approx(2.0 / task.optics.px_per_diopter, rel=0.02)  # ≈ 0.12 V
-    task.camera.set_f_number(5.6)
-    assert af_params(task).tol_v == pytest.approx(2 * 2.0 / (0.016**2 / (2.8 * 5.5e-6)), rel=0.02)  # follows N
+    cam = SimCamera(Scene.from_names("camera", "grass"), size=96)
+    perception = Perception({"size": 96}, cam)
+    assert af_params(perception).tol_v == pytest.approx(2.0 / perception.optics.px_per_diopter, rel=0.02)  # ≈ 0.12 V
+    cam.set_f_number(5.6)
+    assert af_params(perception).tol_v == pytest.approx(2 * 2.0 / (0.016**2 / (2.8 * 5.5e-6)), rel=0.02)  # follows N
 
 
 def test_calibration_is_read_from_the_driven_camera_and_its_error_only_in_the_belief() -> None:
-    from dasha.envs.task import CameraTask
+    from dasha.camera.sim import Scene, SimCamera
+    from dasha.envs.perception import Perception
 
-    task = CameraTask({"size": 96, "calibration_error": (0.5, 0.0)})
-    task.camera.set_f_number(5.6)
-    assert task.optics.f_number == 5.6  # follows the camera, not the f/2.8 it started with
-    true = task.camera.lens.curve
-    assert task.lens_curve.power(50.0) == pytest.approx(true.power(50.0) + 0.5)  # the controllers' belief
-    assert task.camera.lens.curve is true  # the world stays true
-    assert math.isclose(task.lens_curve.voltage(true.power(50.0) + 0.5), 50.0, abs_tol=1e-6)
+    cam = SimCamera(Scene.from_names("camera", "grass"), size=96)
+    perception = Perception({"size": 96, "calibration_error": (0.5, 0.0)}, cam)
+    cam.set_f_number(5.6)
+    assert perception.optics.f_number == 5.6  # follows the camera, not the f/2.8 it started with
+    true = cam.lens.curve
+    assert perception.lens_curve.power(50.0) == pytest.approx(true.power(50.0) + 0.5)  # the controllers' belief
+    assert cam.lens.curve is true  # the world stays true
+    assert math.isclose(perception.lens_curve.voltage(true.power(50.0) + 0.5), 50.0, abs_tol=1e-6)
 
 
 def test_calibration_suite_perturbs_the_belief(tmp_path: Path) -> None:
@@ -275,12 +282,13 @@ def test_calibration_suite_perturbs_the_belief(tmp_path: Path) -> None:
 
 def test_paper_domain_draws_the_papers_world() -> None:
     from dasha.envs.config import FACTORY_EXPOSURE_US, FACTORY_LENS_V
-    from dasha.envs.task import CameraTask
+    from dasha.envs.perception import Perception
+    from dasha.envs.world import SimWorld
 
     cfg = suite_config("joint", BenchOptions(domain="paper"))
     assert cfg.distance_m == (1.4, 2.0) and cfg.lux == (13.0, 300.0) and cfg.lux_schedule == "paper-ramp"
-    task = CameraTask(cfg.replace(size=96, detector="in-focus"))
-    first = task.reset(np.random.default_rng(0))
+    world = SimWorld(cfg.replace(size=96, detector="in-focus"))
+    first = world.reset(np.random.default_rng(0), Perception(world.config, world.camera))
     assert first.frame.exposure_us == FACTORY_EXPOSURE_US and first.frame.lens_v == FACTORY_LENS_V
-    lux = {task.sample_lux(np.random.default_rng(s)) for s in range(400)}
+    lux = {world.sample_lux(np.random.default_rng(s)) for s in range(400)}
     assert lux <= {*np.arange(13.0, 300.0, 10.0), 300.0} and min(lux) == 13.0 and max(lux) == 300.0

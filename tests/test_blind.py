@@ -60,14 +60,14 @@ def test_no_method_reads_ground_truth(suite: str, policies: Path, monkeypatch: p
 
 def test_the_blind_test_catches_a_method_that_peeks(policies: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Control: make dfd's blur estimate read the ground truth, and the blind run no longer matches."""
-    from dasha.envs.task import CameraTask
+    from dasha.envs.perception import Perception
 
-    real = CameraTask.blur_feature
+    real = Perception.blur_feature
 
-    def peeking(self: CameraTask, step):  # type: ignore[no-untyped-def]
+    def peeking(self: Perception, step):  # type: ignore[no-untyped-def]
         truth = step.frame.truth
         return real(self, step) if truth is None else float(__import__("math").log1p(truth.blur_px) / 3.0)
 
-    monkeypatch.setattr(CameraTask, "blur_feature", peeking)
+    monkeypatch.setattr(Perception, "blur_feature", peeking)
     job = Job("af", "dfd", suite_config("af", BenchOptions()), 2, 5, policies)
     assert _commands(monkeypatch, job, False) != _commands(monkeypatch, job, True)

@@ -165,11 +165,13 @@ def _cached() -> bool:
 
 def test_encoder_weights_reach_the_task_and_a_missing_file_is_a_one_line_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from dasha.camera import SpecError
-    from dasha.envs.task import CameraTask
+    from dasha.camera import make_camera
+    from dasha.envs.perception import Perception
 
-    task = CameraTask({"size": 96, "encoder": "cnn", "encoder_weights": "random"})
-    assert task.encoder.name == "cnn"
+    cam = make_camera("sim:size=96")
+    perception = Perception({"size": 96, "encoder": "cnn", "encoder_weights": "random"}, cam)
+    assert perception.encoder.name == "cnn"
     with pytest.raises(SpecError, match="not found"):
-        CameraTask({"size": 96, "encoder": "cnn", "encoder_weights": str(tmp_path / "missing.pt")})
+        Perception({"size": 96, "encoder": "cnn", "encoder_weights": str(tmp_path / "missing.pt")}, cam)
     with pytest.raises(SpecError, match="encoder_weights"):
-        CameraTask({"size": 96, "encoder_weights": "random"})
+        Perception({"size": 96, "encoder_weights": "random"}, cam)

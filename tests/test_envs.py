@@ -12,7 +12,10 @@ from gymnasium.utils.env_checker import check_env
 import dasha  # noqa: F401  (registers the ids)
 from dasha.camera import SpecError
 from dasha.envs import EnvConfig
-from dasha.envs.task import EXPOSURE_TABLE, LENS_MOVES_V, LENS_STEPS_V, CameraTask, paper_lens_voltage
+from dasha.envs.actions import EXPOSURE_TABLE, LENS_MOVES_V, LENS_STEPS_V, paper_lens_voltage
+from dasha.envs.observations import exposure_observation
+from dasha.envs.perception import Perception
+from dasha.envs.world import SimWorld
 
 SMALL = {"size": 96}
 
@@ -31,7 +34,7 @@ def test_paper_spaces_match_the_paper() -> None:
     foc = gym.make("dasha/Focus-v0", mode="paper", **SMALL)
     assert exp.action_space == gym.spaces.Discrete(148)
     assert foc.action_space == gym.spaces.MultiDiscrete([47, 100])
-    dim = exp.unwrapped.task.encoder.dim
+    dim = exp.unwrapped.perception.encoder.dim
     assert exp.observation_space.shape == (dim + 10 + 11,)  # latent, histogram values, bin edges
     assert foc.observation_space.shape == (dim,)  # latent only
     assert paper_lens_voltage([0, 0]) == 24.0 and paper_lens_voltage([23, 45]) == pytest.approx(47.45)
@@ -78,7 +81,7 @@ def test_ours_focus_moves_are_relative_and_clipped() -> None:
 def test_focus_paper_episode_ends_on_detection_or_truncates_at_the_horizon() -> None:
     env = gym.make("dasha/Focus-v0", mode="paper", **SMALL).unwrapped
     env.reset(seed=2)
-    v = env.task.camera.in_focus_voltage()
+    v = env.world.camera.in_focus_voltage()
     coarse, fine = int(v - 24), round((v - 24 - int(v - 24)) * 100)
     _, reward, terminated, truncated, info = env.step(np.array([coarse, fine]))
     assert terminated and info["success"] and info["blur_px"] <= 2.0
@@ -119,14 +122,15 @@ def test_env_config_validation() -> None:
 
 
 def test_domain_randomisation_covers_the_ranges() -> None:
-    task = CameraTask({"size": 64, "lux": (5, 1000), "f_number": (1.8, 8.0)})
+    world = SimWorld({"size": 64, "lux": (5, 1000), "f_number": (1.8, 8.0)})
+    perception = Perception(world.config, world.camera)
     rng = np.random.default_rng(0)
     lux, dist, fn = [], [], []
     for _ in range(300):
-        task.reset(rng)
-        lux.append(task.camera.light.lux_at(0))
-        dist.append(task.camera.scene.object_vergence_d)
-        fn.append(task.camera.optics.f_number)
+        world.reset(rng, perception)
+        lux.append(world.camera.light.lux_at(0))
+        dist.append(world.camera.scene.object_vergence_d)
+        fn.append(world.camera.optics.f_number)
     assert 5 <= min(lux) < 10 and 500 < max(lux) <= 1000
     assert min(dist) < 0.2 and max(dist) > 4.5  # uniform in diopters over 0-5 dpt
     assert min(fn) < 2.5 and max(fn) > 7
@@ -135,16 +139,18 @@ def test_domain_randomisation_covers_the_ranges() -> None:
 @pytest.mark.parametrize("lux", [1.0, 10_000.0])
 def test_oracle_exposure_is_well_exposed_at_the_illuminance_extremes(lux: float) -> None:
     """The reference render (detector ground truth, focus-only start) is mid-grey from 1 lx to 10 000 lx."""
-    from dasha.envs.task import median_grey
+    from dasha.vision.metering import median_grey
 
-    task = CameraTask(EnvConfig(mode="ours", scenes=("astronaut",), lux=(lux, lux), detector="haar-face"))
-    task.reset(np.random.default_rng(0), needs_detection=True)
-    cam = task.camera
-    cam.exposure_us = task.oracle_exposure_us()
+    cfg = EnvConfig(mode="ours", scenes=("astronaut",), lux=(lux, lux), detector="haar-face")
+    world = SimWorld(cfg)
+    perception = Perception(cfg, world.camera)
+    world.reset(np.random.default_rng(0), perception, needs_detection=True)
+    cam = world.camera
+    cam.exposure_us = world.oracle_exposure_us()
     power = float(cam.lens.curve.power(cam.in_focus_voltage()))
     grey = median_grey(cam.render(lens_power_d=power, noise=False).image)
     assert 60 <= grey <= 160, (lux, cam.exposure_us, grey)
-    assert task.reference_boxes
+    assert perception.reference_boxes
 
 
 @pytest.mark.parametrize("scene", ["coins", "astronaut", "moon"])
@@ -152,15 +158,15 @@ def test_best_by_sharpness_ranks_the_in_focus_frame_first(scene: str) -> None:
     env = gym.make("dasha/Focus-v0", best_by="sharpness", scenes=(scene,), distance_m=(0.5, 0.5), lux=(200, 200),
                    **SMALL).unwrapped  # fmt: skip
     env.reset(seed=0)
-    task = env.task
-    v_focus = task.capture().frame.truth.in_focus_v
-    task.camera.lens.set_voltage(v_focus)
-    sharp = task.capture()
-    task.camera.lens.set_voltage(v_focus + 1.5)
-    blurred = task.capture()
+    perception, lens = env.perception, env.world.camera.lens
+    v_focus = perception.capture().frame.truth.in_focus_v
+    lens.set_voltage(v_focus)
+    sharp = perception.capture()
+    lens.set_voltage(v_focus + 1.5)
+    blurred = perception.capture()
     assert sharp.frame.truth.blur_px < 1.0 < 10.0 < blurred.frame.truth.blur_px
-    assert task.better_focus(sharp, blurred) and not task.better_focus(blurred, sharp)
-    assert task.better_focus(sharp, None)
+    assert perception.better_focus(sharp, blurred) and not perception.better_focus(blurred, sharp)
+    assert perception.better_focus(sharp, None)
 
 
 def test_best_by_is_validated() -> None:
@@ -170,7 +176,7 @@ def test_best_by_is_validated() -> None:
 
 
 def test_centre_weighted_exposure_error_is_zero_where_the_detector_works() -> None:
-    from dasha.envs.task import WINDOW_GOOD_GREY, exposure_error_stops
+    from dasha.vision.metering import WINDOW_GOOD_GREY, exposure_error_stops
 
     def frame(window_grey: int) -> np.ndarray:
         img = np.full((64, 64), 200, np.uint8)  # a bright background that whole-frame metering would see
@@ -197,10 +203,10 @@ def test_obs_detection_is_gone_and_old_policy_configs_say_so() -> None:
 def _hand_over_at(env, lens_offset_v: float):  # type: ignore[no-untyped-def]
     """Reset, expose the object well, set the lens ``lens_offset_v`` from focus, and let ``high`` hand over."""
     env.reset(seed=3)
-    task = env.task
-    task.camera.exposure_us = task.oracle_exposure_us()
-    task.camera.lens.set_voltage(task.camera.in_focus_voltage() + lens_offset_v)
-    env.step_ = task.capture()
+    cam = env.world.camera
+    cam.exposure_us = env.world.oracle_exposure_us()
+    cam.lens.set_voltage(cam.in_focus_voltage() + lens_offset_v)
+    env.high.shot = env.perception.capture()  # the frame the exposure agent hands over
     return env.step({"high": 0})
 
 
@@ -248,13 +254,14 @@ def test_hierarchical_env_rejects_bad_actions_with_a_clear_error() -> None:
 def test_paper_histogram_as_fractions_is_the_same_histogram_normalised() -> None:
     """``obs_hist_fractions`` (the paper preset): the exposure observation's 10 counts become fractions of the pixel
     count and its 11 edges grey / 255 — the paper's histogram, normalised."""
-    raw = CameraTask({"mode": "paper", "size": 96})
-    frac = CameraTask({"mode": "paper", "size": 96, "obs_hist_fractions": True})
-    rng = np.random.default_rng(4)
-    a, b = raw.reset(rng), frac.reset(np.random.default_rng(4))
+    raw_world, frac_world = SimWorld({"mode": "paper", "size": 96}), SimWorld({"mode": "paper", "size": 96})
+    raw = Perception({"mode": "paper", "size": 96}, raw_world.camera)
+    frac = Perception({"mode": "paper", "size": 96, "obs_hist_fractions": True}, frac_world.camera)
+    a = raw_world.reset(np.random.default_rng(4), raw)
+    b = frac_world.reset(np.random.default_rng(4), frac)
     assert np.array_equal(a.frame.image, b.frame.image)
     d = raw.encoder.dim
-    oa, ob = raw.exposure_observation(a, None, 0), frac.exposure_observation(b, None, 0)
+    oa, ob = exposure_observation(raw, a, None, 0), exposure_observation(frac, b, None, 0)
     assert np.allclose(oa[:d], ob[:d])  # the latent is untouched
     assert np.allclose(ob[d : d + 10], oa[d : d + 10] / 96**2) and ob[d : d + 10].sum() == pytest.approx(1.0)
     assert np.allclose(ob[d + 10 :], oa[d + 10 :] / 255.0) and -0.01 <= ob[d + 10 :].min() <= ob[d + 10 :].max() <= 1.01

@@ -11,15 +11,16 @@ import pytest
 from dasha.camera.base import Frame
 from dasha.envs.exposure_bracket import BRACKET_STOPS, EVAL_BRACKET_MOVES, exposure_bracket
 from dasha.envs.hierarchical_rllib import HierarchicalCameraEnv
-from dasha.envs.task import OURS_EXPOSURE_RANGE_US, CameraTask, Step
+from dasha.envs.actions import OURS_EXPOSURE_RANGE_US
+from dasha.envs.perception import Perception, Shot
 
 BASE_US = 20_000.0
 
 
-def _detect_from(threshold_us: float | None) -> Callable[[Step], tuple[float, float, float, float] | None]:
+def _detect_from(threshold_us: float | None) -> Callable[[Shot], tuple[float, float, float, float] | None]:
     """A detector that finds the object only at exposures ≥ ``threshold_us`` (never with None); frames only."""
 
-    def detect(step: Step) -> tuple[float, float, float, float] | None:
+    def detect(step: Shot) -> tuple[float, float, float, float] | None:
         if threshold_us is None or step.frame.exposure_us < threshold_us:
             return None
         return (10.0, 10.0, 50.0, 50.0)
@@ -31,49 +32,49 @@ def _env(threshold_us: float | None, bracket: int, monkeypatch: pytest.MonkeyPat
     env = HierarchicalCameraEnv({"scenes": ("astronaut",), "detector": "haar-face", "start_exposure_us": BASE_US,
                                  "bracket_moves": bracket})  # fmt: skip
     env.reset(seed=0)
-    monkeypatch.setattr(env.task, "_detect", _detect_from(threshold_us))
+    monkeypatch.setattr(env.perception, "_detect", _detect_from(threshold_us))
     return env
 
 
-def _blind(task: CameraTask, monkeypatch: pytest.MonkeyPatch) -> None:
+def _blind(perception: Perception, monkeypatch: pytest.MonkeyPatch) -> None:
     """The net sees frames without the simulator's ground truth."""
-    real = task.camera.capture
+    real = perception.camera.capture
 
-    def capture() -> Frame:
-        return dataclasses.replace(real(), truth=None)
+    def capture(timeout_s: float | None = None) -> Frame:
+        return dataclasses.replace(real(timeout_s), truth=None)
 
-    monkeypatch.setattr(task.camera, "capture", capture)
+    monkeypatch.setattr(perception.camera, "capture", capture)
 
 
 def test_bracket_stops_at_the_first_detecting_exposure(monkeypatch: pytest.MonkeyPatch) -> None:
     env = _env(BASE_US * 1.3, 3, monkeypatch)  # ½ stop more light is enough
-    _blind(env.task, monkeypatch)
-    taken = exposure_bracket(env.task, 3)
+    _blind(env.perception, monkeypatch)
+    taken = exposure_bracket(env.perception, 3)
     assert [s.frame.exposure_us for s in taken] == pytest.approx([BASE_US * 2**0.5], rel=1e-4)
     assert all(s.frame.truth is None for s in taken)  # decided on the detector's verdict alone
-    assert env.task.camera.exposure_us == pytest.approx(BASE_US * 2**0.5, rel=1e-4)  # left where the detector succeeded
+    assert env.world.camera.exposure_us == pytest.approx(BASE_US * 2**0.5, rel=1e-4)  # left where the detector succeeded
 
     env = _env(BASE_US * 1.8, 3, monkeypatch)  # needs a whole stop: +½, −½, +1
-    taken = exposure_bracket(env.task, 3)
+    taken = exposure_bracket(env.perception, 3)
     assert [s.frame.exposure_us for s in taken] == pytest.approx([BASE_US * 2**s for s in BRACKET_STOPS], rel=1e-4)
 
 
 def test_bracket_without_a_detection_returns_to_the_agents_exposure(monkeypatch: pytest.MonkeyPatch) -> None:
     env = _env(None, 3, monkeypatch)
-    taken = exposure_bracket(env.task, 3)
+    taken = exposure_bracket(env.perception, 3)
     expected = [BASE_US * 2**s for s in BRACKET_STOPS] + [BASE_US]
     assert [s.frame.exposure_us for s in taken] == pytest.approx(expected, rel=1e-4)
-    assert env.task.camera.exposure_us == pytest.approx(BASE_US)
-    assert len(exposure_bracket(env.task, 1)) == 2  # the budget caps the bracket
-    assert exposure_bracket(env.task, 0) == []
+    assert env.world.camera.exposure_us == pytest.approx(BASE_US)
+    assert len(exposure_bracket(env.perception, 1)) == 2  # the budget caps the bracket
+    assert exposure_bracket(env.perception, 0) == []
 
 
 def test_bracket_stays_inside_the_exposure_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     env = _env(None, 3, monkeypatch)
-    cam = env.task.camera
+    cam = env.world.camera
     hi = min(OURS_EXPOSURE_RANGE_US[1], cam.exposure_limits.high)
     cam.exposure_us = hi
-    taken = exposure_bracket(env.task, 3)
+    taken = exposure_bracket(env.perception, 3)
     exposures = [s.frame.exposure_us for s in taken]
     assert max(exposures) <= hi and exposures == pytest.approx([hi * 2**-0.5, hi], rel=1e-4)  # +½ and +1 clip: skipped
 
@@ -81,8 +82,8 @@ def test_bracket_stays_inside_the_exposure_limits(monkeypatch: pytest.MonkeyPatc
 def test_bracket_does_nothing_with_the_ground_truth_judge() -> None:
     env = HierarchicalCameraEnv({"scenes": ("camera",), "detector": "in-focus", "bracket_moves": 3})
     env.reset(seed=0)
-    assert env.task.detector is None
-    assert exposure_bracket(env.task, 3) == []
+    assert env.perception.detector is None
+    assert exposure_bracket(env.perception, 3) == []
 
 
 @pytest.mark.parametrize("bracket", [0, EVAL_BRACKET_MOVES])
@@ -96,7 +97,7 @@ def test_env_brackets_after_a_lens_stop_without_detection(bracket: int, monkeypa
         assert not env.success and env.exposure_moves == 0 and rewards["low_0"] == -1.0
     else:
         assert env.success and env.exposure_moves == 3 and rewards["low_0"] == 1.0
-        assert math.isclose(env.task.camera.exposure_us, BASE_US * 2.0)
+        assert math.isclose(env.world.camera.exposure_us, BASE_US * 2.0)
         assert env.last_outcome["moves"] == 3
 
 

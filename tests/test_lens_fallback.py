@@ -11,7 +11,7 @@ import pytest
 from dasha.camera.base import Frame
 from dasha.envs.focus import FocusEnv
 from dasha.envs.lens_fallback import ACCEPT_BLUR_PX, PROBE_V, TOL_V, lens_fallback, next_probe
-from dasha.envs.task import LENS_MOVES_V, LENS_STEPS_V
+from dasha.envs.actions import LENS_MOVES_V, LENS_STEPS_V
 
 
 def test_next_probe_brackets_then_fits_the_peak() -> None:
@@ -53,9 +53,8 @@ def _hunt(env: FocusEnv) -> dict:
 def test_env_safety_net_rescues_a_lost_agent_within_its_budget(seed: int, offset_v: float) -> None:
     for budget in (0, 6):
         env = _lost_env(budget=budget, seed=seed)
-        env.task.camera.lens.set_voltage(env.task.camera.in_focus_voltage() + offset_v)
-        env._history = [env.task.capture()]  # the hunt starts out of focus (≈ 20–35 px)
-        env._step = env._history[0]
+        env.world.camera.lens.set_voltage(env.world.camera.in_focus_voltage() + offset_v)
+        env.phase.start(env.perception.capture())  # the hunt starts out of focus (≈ 20–35 px)
         info = _hunt(env)
         if budget == 0:  # off (as in training): the lost agent ends out of focus
             assert not info["success"] and info["moves"] == env.config.lens_horizon
@@ -66,12 +65,12 @@ def test_env_safety_net_rescues_a_lost_agent_within_its_budget(seed: int, offset
 
 def test_safety_net_uses_no_ground_truth_and_stays_on_an_accepted_frame(monkeypatch: pytest.MonkeyPatch) -> None:
     env = _lost_env(budget=6)
-    task, cam = env.task, env.task.camera
+    task, cam = env.perception, env.world.camera
     v_focus = cam.in_focus_voltage()
     real_capture, truths = cam.capture, []
 
-    def blind_capture() -> Frame:  # the net sees frames without the simulator's ground truth
-        frame = real_capture()
+    def blind_capture(timeout_s: float | None = None) -> Frame:  # the net sees frames without ground truth
+        frame = real_capture(timeout_s)
         truths.append(frame.truth)
         return dataclasses.replace(frame, truth=None)
 
@@ -93,7 +92,7 @@ def test_safety_net_uses_no_ground_truth_and_stays_on_an_accepted_frame(monkeypa
 
 def test_safety_net_returns_to_an_earlier_accepted_frame_in_one_move() -> None:
     env = _lost_env(budget=6, scene="camera")
-    task, cam = env.task, env.task.camera
+    task, cam = env.perception, env.world.camera
     v_focus = cam.in_focus_voltage()
     cam.lens.set_voltage(v_focus)
     sharp = task.capture()

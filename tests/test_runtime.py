@@ -13,6 +13,7 @@ from dasha.agents.policy import Policy
 from dasha.camera import ConfigError, SpecError, make_camera
 from dasha.envs import EnvConfig
 from dasha.envs.lens_fallback import EVAL_FALLBACK_MOVES
+from dasha.envs.world import oracle_exposure_us
 from dasha.runtime.live import LiveTuner
 
 
@@ -78,7 +79,7 @@ def test_live_tuning_with_a_detector_stops_as_soon_as_the_object_is_found(tmp_pa
     policy = Policy.load(random_policy("focus", EnvConfig(detector="in-focus"), tmp_path / "focus"))
     cam = make_camera("sim:distance=0.5,lux=100")  # the astronaut photo: a face
     tuner = LiveTuner(cam, policy, detector="haar-face")
-    cam.exposure_us = tuner.task.oracle_exposure_us()
+    cam.exposure_us = oracle_exposure_us(cam)
     cam.lens.set_voltage(cam.in_focus_voltage())
     result = tuner.tune()
     assert result.found is True and result.lens_moves == 0  # already found: the random agent never gets to act
@@ -94,13 +95,13 @@ def test_live_tuning_brackets_the_exposure_when_the_detector_misses(joint_policy
     cam = make_camera("sim:distance=0.5,lux=100,exposure=20000,lens=50")
     tuner = LiveTuner(cam, joint_policy, detector="haar-face")
     bright_enough = 20_000 * 2**0.75  # a stand-in detector that needs a whole stop more light
-    monkeypatch.setattr(tuner.task, "_detect", lambda step: (0, 0, 9, 9) if step.frame.exposure_us > bright_enough
+    monkeypatch.setattr(tuner.perception, "_detect", lambda step: (0, 0, 9, 9) if step.frame.exposure_us > bright_enough
                         else None)  # fmt: skip
     result = tuner.tune()  # the lens net searches first (nothing found), then the bracket
     assert result.found is True and result.lens_moves <= EVAL_FALLBACK_MOVES
     assert result.exposure_moves == len(BRACKET_STOPS)  # +½, −½, +1 stop: found on the third
     assert result.exposure_us == pytest.approx(40_000, rel=1e-4)
-    monkeypatch.setattr(tuner.task, "_detect", lambda step: None)  # never found: back to the agents' exposure
+    monkeypatch.setattr(tuner.perception, "_detect", lambda step: None)  # never found: back to the agents' exposure
     cam.exposure_us = 20_000
     result = tuner.tune()
     assert result.found is False and result.exposure_moves == len(BRACKET_STOPS) + 1

@@ -25,9 +25,10 @@ from dasha.agents.policy import Policy
 from dasha.camera.base import Frame
 from dasha.camera.rig import RIGS, rig_seconds
 from dasha.envs.config import EVAL_BACKGROUNDS, EVAL_SCENES, EnvConfig, domain_changes
-from dasha.envs.exposure_bracket import EVAL_BRACKET_MOVES
-from dasha.envs.lens_fallback import EVAL_FALLBACK_MOVES
+from dasha.envs.hierarchical import module_of
+from dasha.envs.perception import Perception
 from dasha.envs.rewards import IN_FOCUS_PX
+from dasha.envs.safety_nets import deployed
 from dasha.jsonio import to_jsonable
 from dasha.plotting import pyplot, save_figure
 from dasha.vision.histogram import paper_histogram
@@ -120,7 +121,7 @@ def run_episode(policy: Policy, env: Any, seed: int, index: int) -> EpisodeResul
         while not done:
             ((agent, o),) = obs.items()
             t0 = time.perf_counter()
-            action = policy.act("high_level" if agent == "high" else "low_level", o)
+            action = policy.act(module_of(agent), o)
             decide_s += time.perf_counter() - t0
             obs, _, term, trunc, _ = env.step({agent: action})
             done = term["__all__"] or trunc["__all__"]
@@ -133,7 +134,7 @@ def run_episode(policy: Policy, env: Any, seed: int, index: int) -> EpisodeResul
             decide_s += time.perf_counter() - t0
             obs, _, term, trunc, _ = env.step(action)
             done = term or trunc
-    return episode_result(env.task, index, policy.task, decide_s)
+    return episode_result(env, index, policy.task, decide_s)
 
 
 def wilson_interval(successes: int, n: int) -> tuple[float, float]:
@@ -149,29 +150,31 @@ def wilson_interval(successes: int, n: int) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def judge(task: Any, kind: str) -> tuple[bool, bool | None, bool | None]:
+def judge(perception: Perception, kind: str) -> tuple[bool, bool | None, bool | None]:
     """Score the episode's final frame: ``(success, detected, in_focus)`` (:data:`SUCCESS`; ground truth allowed)."""
-    last = task.steps[-1]
+    last = perception.shots[-1]
     truth = last.frame.truth
     focused = None if truth is None else bool(truth.blur_px <= IN_FOCUS_PX)
     if kind == "exposure":
         return bool(last.well_exposed), None, focused
     if kind == "focus":
         return bool(focused), None, focused
-    detected = task.detection(last) is not None if task.detector is not None else bool(focused)
+    detected = perception.detection(last) is not None if perception.detector is not None else bool(focused)
     return bool(detected and focused), detected, focused
 
 
-def episode_result(task: Any, index: int, kind: str, decide_s: float = 0.0) -> EpisodeResult:
-    """Summarise ``task``'s current episode (shared by policies and baselines) and judge its final frame.
+def episode_result(env: Any, index: int, kind: str, decide_s: float = 0.0) -> EpisodeResult:
+    """Summarise ``env``'s current episode (its ``perception`` and ``world``; shared by policies and baselines) and
+    judge its final frame.
 
-    ``ms_per_step`` is everything the method computed — ``decide_s`` (its decisions) plus the task's perception
-    and detector time, which only grow when the method asks for a feature or a detection — per frame it saw.
+    ``ms_per_step`` is everything the method computed — ``decide_s`` (its decisions) plus perception's feature and
+    detector time, which only grow when the method asks for a feature or a detection — per frame it saw.
     The judge's own detector call on the final frame, if the method never made it, is not counted.
     """
-    frames = task.frames
-    compute_s, detector_s = decide_s + task.perception_s, task.detector_s
-    success, detected, focused = judge(task, kind)
+    perception, episode = env.perception, env.world.episode
+    frames = perception.frames
+    compute_s, detector_s = decide_s + perception.perception_s, perception.detector_s
+    success, detected, focused = judge(perception, kind)
     last = frames[-1]
     exp_moves, lens_moves = _count_moves(frames)
     truth = last.truth
@@ -183,10 +186,10 @@ def episode_result(task: Any, index: int, kind: str, decide_s: float = 0.0) -> E
     n = max(len(frames), 1)
     return EpisodeResult(
         episode=index,
-        scene=task.episode.get("scene", ""),
-        background=task.episode.get("background", ""),
-        distance_m=float(task.episode.get("distance_m", math.nan)),
-        lux=float(task.episode.get("lux", math.nan)),
+        scene=episode.get("scene", ""),
+        background=episode.get("background", ""),
+        distance_m=float(episode.get("distance_m", math.nan)),
+        lux=float(episode.get("lux", math.nan)),
         success=success,
         detected=detected,
         in_focus=focused,
@@ -203,7 +206,9 @@ def episode_result(task: Any, index: int, kind: str, decide_s: float = 0.0) -> E
         rig_seconds=rig_seconds(frames),
         first=frames[0].image,
         last=last.image,
-        box=task.reference_boxes[0] if task.reference_boxes else (truth.object_box if truth is not None else None),
+        box=perception.reference_boxes[0]
+        if perception.reference_boxes
+        else (truth.object_box if truth is not None else None),
     )
 
 
@@ -256,15 +261,13 @@ def eval_config(
     changes["scenes"] = tuple(scenes) if scenes else EVAL_SCENES
     changes["backgrounds"] = tuple(backgrounds) if backgrounds else EVAL_BACKGROUNDS
     changes["goal_blur_px"] = IN_FOCUS_PX  # success is always judged at 2 px, whatever margin training asked for
-    changes["lens_fallback_moves"] = EVAL_FALLBACK_MOVES  # the deployed safety nets (dasha.envs.safety_nets)
-    changes["bracket_moves"] = EVAL_BRACKET_MOVES
     if policy.task == "joint":
         changes["detector"] = detector or "haar-face"
         if not scenes and changes["detector"] == "haar-face":
             changes["scenes"] = ("astronaut",)  # the held-out photo with a face
     else:
         changes["detector"] = "estimated-focus"
-    return policy.env_config(**changes)
+    return deployed(policy.env_config(**changes), policy.task)  # the deployed safety nets (dasha.envs.safety_nets)
 
 
 def evaluate(

@@ -5,7 +5,7 @@ blur (:func:`dasha.vision.blur_estimator.defocus_estimate`) at a known lens volt
 fit of all the phase's frames (:mod:`dasha.envs.focus_fit`), with the driven camera's optics and lens curve as the
 controllers believe them. Its rule, written by hand:
 
-1. **Stop** when the current frame's estimated blur is ≤ :data:`~dasha.envs.task.ACCEPT_BLUR_PX` (1.5 px).
+1. **Stop** when the current frame's estimated blur is ≤ :data:`~dasha.envs.perception.ACCEPT_BLUR_PX` (1.5 px).
 2. Else **jump** to the fit's best voltage; where that is where the lens already is (or was), jump to the best fit on
    the other side of the lens instead; where both were visited, stop on the sharpest-estimated frame.
 3. At most ``max_moves`` moves (the agents' lens horizon, 10); then go back to the frame with the lowest estimated
@@ -25,7 +25,7 @@ from dasha.baselines.autofocus import AfState, Command
 from dasha.camera.base import LensCurve
 from dasha.camera.calibration import Optics
 from dasha.envs.focus_fit import MAX_RMS, fit_focus
-from dasha.envs.task import ACCEPT_BLUR_PX
+from dasha.envs.perception import ACCEPT_BLUR_PX
 
 VISITED_V = 0.01
 """A target within this (V) of a voltage already sampled brings nothing new."""

@@ -1,9 +1,10 @@
 """The loops that run a classical method on a camera: capture → measure → decide, until the method says done.
 
-They work on a :class:`~dasha.envs.task.CameraTask`'s camera and perception — any camera that reports its
-calibration — and never read ground truth. Each returns the frames it captured (after the one it started from) and
-the seconds the method spent measuring and deciding (perception of features the task computes on request is timed by
-the task itself).
+They work on a :class:`~dasha.envs.perception.Perception`'s camera — any camera that reports its calibration: the
+simulator, a replay, a hardware backend — and never read ground truth. Each returns the frames it captured (after the
+one it started from) and the seconds the method spent deciding (the features perception computes on request are timed
+by perception itself). :func:`focus_method` runs any AF baseline or ``dfd`` by name, :func:`classical_nets` the deployed
+safety nets after it: the bench and ``dasha run --method`` use the very same functions.
 
 The AF baselines' stopping tolerance follows from the success criterion: ``tol_v`` is the half-width of the in-focus
 zone (blur ≤ 2 px) at the middle of the searched range, from the camera's optics and its lens curve
@@ -17,49 +18,58 @@ import math
 import time
 from collections.abc import Callable
 
-from dasha.baselines.autoexposure import AutoExposureMethod, Measurement
-from dasha.baselines.autofocus import AfParams, AutofocusMethod, Command
+from dasha.baselines.autoexposure import AUTOEXPOSURE_METHODS, AutoExposureMethod, Measurement, make_autoexposure
+from dasha.baselines.autofocus import AUTOFOCUS_METHODS, AfParams, AutofocusMethod, Command, make_autofocus
 from dasha.baselines.dfd import DepthFromDefocus, DfdParams
-from dasha.camera.calibration import curve_slope_d_per_v, in_focus_half_width_v
-from dasha.camera.sim import vergence_range_d
+from dasha.camera.calibration import curve_slope_d_per_v, in_focus_half_width_v, vergence_range_d
+from dasha.envs.actions import exposure_range_us
+from dasha.envs.exposure_bracket import EVAL_BRACKET_MOVES
+from dasha.envs.lens_fallback import EVAL_FALLBACK_MOVES
+from dasha.envs.perception import FOCUS_RANGE_M, Perception, Shot
+from dasha.envs.phases import home_lens
 from dasha.envs.rewards import IN_FOCUS_PX
-from dasha.envs.task import FOCUS_RANGE_M, OURS_EXPOSURE_RANGE_US, CameraTask, Step
+from dasha.envs.safety_nets import safety_nets
 from dasha.vision.focus_measures import af_window, tenengrad
 
-Done = Callable[[Step], bool]
+Done = Callable[[Shot], bool]
 
 
-def focus_score(step: Step) -> float:
+def focus_score(step: Shot) -> float:
     """Tenengrad of the AF window (what the AF baselines maximise)."""
     return float(tenengrad(af_window(step.frame.image)))
 
 
-def af_params(task: CameraTask) -> AfParams:
+def af_params(perception: Perception) -> AfParams:
     """Search range (the voltages the episodes start in: the focus range of 0.2 m–∞ with 1 V margin, 46–53 V) and
-    tolerance (the in-focus half-width, see the module docstring) of the AF baselines on ``task``'s camera."""
-    lo, hi = task.config.start_lens_range_v
+    tolerance (the in-focus half-width, see the module docstring) of the AF baselines on ``perception``'s camera
+    (within its lens's limits)."""
+    lens = perception.camera.lens
+    if lens is None:
+        raise ValueError("autofocus needs a camera with a lens")
+    lo, hi = perception.config.start_lens_range_v
+    lo, hi = max(lo, lens.limits.low), min(hi, lens.limits.high)  # never search outside the driven lens's limits
     mid = 0.5 * (lo + hi)
-    optics, curve = task.optics, task.lens_curve
+    optics, curve = perception.optics, perception.lens_curve
     tol = in_focus_half_width_v(optics, curve, mid, IN_FOCUS_PX)
     return AfParams(lo_v=lo, hi_v=hi, tol_v=tol, volts_per_diopter=1.0 / abs(curve_slope_d_per_v(curve, mid)))
 
 
-def make_dfd(task: CameraTask) -> DepthFromDefocus:
-    """The ``dfd`` controller with ``task``'s camera calibration (as believed) and the lens's limits."""
-    lens = task.camera.lens
+def make_dfd(perception: Perception) -> DepthFromDefocus:
+    """The ``dfd`` controller with ``perception``'s camera calibration (as believed) and the lens's limits."""
+    lens = perception.camera.lens
     if lens is None:
         raise ValueError("dfd needs a camera with a lens")
     params = DfdParams(lo_v=lens.limits.low, hi_v=lens.limits.high, vergence_d=vergence_range_d(FOCUS_RANGE_M),
-                       max_moves=task.config.lens_horizon)  # fmt: skip
-    return DepthFromDefocus(task.optics, task.lens_curve, params)
+                       max_moves=perception.config.lens_horizon)  # fmt: skip
+    return DepthFromDefocus(perception.optics, perception.lens_curve, params)
 
 
-def _lens_loop(task: CameraTask, first: Step, start: Callable[[Step], Command], step: Callable[[Step], Command],
-               done: Done | None) -> tuple[list[Step], float]:  # fmt: skip
+def _lens_loop(perception: Perception, first: Shot, start: Callable[[Shot], Command], step: Callable[[Shot], Command],
+               done: Done | None) -> tuple[list[Shot], float]:  # fmt: skip
     """Drive the lens as a method's ``start`` / ``step`` commands say, until it is done or ``done`` holds."""
-    lens = task.camera.lens
+    lens = perception.camera.lens
     assert lens is not None
-    steps: list[Step] = []
+    steps: list[Shot] = []
     if done is not None and done(first):
         return steps, 0.0
     t0 = time.perf_counter()
@@ -68,7 +78,7 @@ def _lens_loop(task: CameraTask, first: Step, start: Callable[[Step], Command], 
     while True:
         if command.lens_v is not None:
             lens.set_voltage(lens.limits.clip(command.lens_v))
-            steps.append(task.capture())
+            steps.append(perception.capture())
             if done is not None and done(steps[-1]):
                 return steps, decide
         if command.done:
@@ -78,59 +88,100 @@ def _lens_loop(task: CameraTask, first: Step, start: Callable[[Step], Command], 
         decide += time.perf_counter() - t0
 
 
-def autofocus_loop(task: CameraTask, method: AutofocusMethod, first: Step, done: Done | None = None) -> tuple[
-        list[Step], float]:  # fmt: skip
+def autofocus_loop(perception: Perception, method: AutofocusMethod, first: Shot, done: Done | None = None) -> tuple[
+        list[Shot], float]:  # fmt: skip
     """Run an AF baseline from the frame ``first`` (taken at the current lens setting).
 
     The method sees only focus scores of the AF window; ``done`` (e.g. "the detector finds the object") ends the
     search early on any frame, ``first`` included.
     """
-    lens = task.camera.lens
+    lens = perception.camera.lens
     if lens is None:
         raise ValueError("autofocus needs a camera with a lens")
-    return _lens_loop(task, first, lambda s: method.start(lens.voltage, focus_score(s)),
+    return _lens_loop(perception, first, lambda s: method.start(lens.voltage, focus_score(s)),
                       lambda s: method.step(focus_score(s)), done)  # fmt: skip
 
 
-def dfd_loop(task: CameraTask, method: DepthFromDefocus, first: Step, done: Done | None = None) -> tuple[
-        list[Step], float]:  # fmt: skip
+def dfd_loop(perception: Perception, method: DepthFromDefocus, first: Shot, done: Done | None = None) -> tuple[
+        list[Shot], float]:  # fmt: skip
     """Run ``dfd`` from the frame ``first``; same contract as :func:`autofocus_loop`. A lens outside the range the
-    agents start from is parked first (:meth:`~dasha.envs.task.CameraTask.home_lens`), as for the agents."""
-    lens = task.camera.lens
+    agents start from is parked first (:func:`~dasha.envs.phases.home_lens`), as for the agents."""
+    lens = perception.camera.lens
     if lens is None:
         raise ValueError("dfd needs a camera with a lens")
     if done is not None and done(first):
         return [], 0.0
-    homed = task.home_lens()
+    homed = home_lens(perception)
     if homed is not None and done is not None and done(homed):
         return [homed], 0.0
 
-    def measure(step: Step) -> tuple[float, float]:
+    def measure(step: Shot) -> tuple[float, float]:
         volts = float(step.frame.lens_v if step.frame.lens_v is not None else lens.voltage)
-        return volts, 3.0 * task.blur_feature(step)
+        return volts, 3.0 * perception.blur_feature(step)
 
-    steps, decide = _lens_loop(task, homed or first, lambda s: method.start(*measure(s)),
+    steps, decide = _lens_loop(perception, homed or first, lambda s: method.start(*measure(s)),
                                lambda s: method.step(*measure(s)), done)  # fmt: skip
     return ([homed] if homed is not None else []) + steps, decide
 
 
-def autoexposure_loop(task: CameraTask, method: AutoExposureMethod, first: Step) -> tuple[list[Step], float]:
+def autoexposure_loop(perception: Perception, method: AutoExposureMethod, first: Shot) -> tuple[list[Shot], float]:
     """Run an AE baseline from the frame ``first``, within the camera's and our exposure range."""
-    cam = task.camera
-    method.params.min_us = max(OURS_EXPOSURE_RANGE_US[0], cam.exposure_limits.low)  # the range our policy has
-    method.params.max_us = min(OURS_EXPOSURE_RANGE_US[1], cam.exposure_limits.high)
-    steps: list[Step] = []
+    cam = perception.camera
+    method.params.min_us, method.params.max_us = exposure_range_us(cam)  # the range our policy has
+    steps: list[Shot] = []
     t0 = time.perf_counter()
     command = method.start(cam.exposure_us, Measurement.of(first.frame.image))
     decide = time.perf_counter() - t0
     while not command.done:
         assert command.exposure_us is not None and math.isfinite(command.exposure_us)
         cam.exposure_us = command.exposure_us
-        steps.append(task.capture())
+        steps.append(perception.capture())
         t0 = time.perf_counter()
         command = method.step(Measurement.of(steps[-1].frame.image))
         decide += time.perf_counter() - t0
     return steps, decide
 
 
-__all__ = ["af_params", "autoexposure_loop", "autofocus_loop", "dfd_loop", "focus_score", "make_dfd"]
+FOCUS_METHODS: tuple[str, ...] = (*AUTOFOCUS_METHODS, "dfd")
+"""Every classical lens method by name: the AF baselines and the ``dfd`` ablation."""
+EXPOSURE_METHODS: tuple[str, ...] = tuple(AUTOEXPOSURE_METHODS)
+"""Every classical exposure method by name."""
+
+
+def focus_method(
+    perception: Perception, method: str, first: Shot, done: Done | None = None
+) -> tuple[list[Shot], float]:
+    """A classical lens phase by name (an AF baseline or ``dfd``) from ``first``; (frames, decision seconds)."""
+    if method == "dfd":
+        return dfd_loop(perception, make_dfd(perception), first, done)
+    return autofocus_loop(perception, make_autofocus(method, af_params(perception)), first, done)
+
+
+def exposure_method(perception: Perception, method: str, first: Shot) -> tuple[list[Shot], float]:
+    """A classical AE baseline by name from ``first``; (frames, decision seconds)."""
+    return autoexposure_loop(perception, make_autoexposure(method), first)
+
+
+def classical_nets(perception: Perception, history: list[Shot], done: Done | None = None,
+                   bracket_frames: int = EVAL_BRACKET_MOVES) -> list[Shot]:  # fmt: skip
+    """The deployed safety nets after a classical lens phase whose frames are ``history`` (nothing if ``done``
+    already holds on its last frame): the same nets, with the same budgets, as the deployed policy's."""
+    if done is not None and done(history[-1]):
+        return []
+    lens, bracket = safety_nets(perception, history, EVAL_FALLBACK_MOVES, bracket_frames)
+    return lens + bracket
+
+
+__all__ = [
+    "EXPOSURE_METHODS",
+    "FOCUS_METHODS",
+    "af_params",
+    "autoexposure_loop",
+    "autofocus_loop",
+    "classical_nets",
+    "dfd_loop",
+    "exposure_method",
+    "focus_method",
+    "focus_score",
+    "make_dfd",
+]

@@ -9,7 +9,7 @@ camera does not have, which is exactly what DASHA removes.
     saved, so stopping early out of focus never pays); the observation is [11]'s: the phase shift (the camera's
     phase-detection reading, :attr:`dasha.camera.base.Frame.phase_shift_px`: extra hardware that DASHA does without)
     and the lens travel of the last step; the action moves the lens (relative moves,
-    :data:`~dasha.envs.task.LENS_MOVES_V`) or stops (action 0).
+    :data:`~dasha.envs.actions.LENS_MOVES_V`) or stops (action 0).
     The reference only scores; it never ends an episode: the agent stops itself, or the horizon does — in evaluation
     too.
 
@@ -35,8 +35,10 @@ import numpy as np
 
 from dasha.camera.calibration import in_focus_half_width_v
 from dasha.camera.errors import SpecError
+from dasha.envs.actions import LENS_MOVES_V, STOP
 from dasha.envs.config import EnvConfig
-from dasha.envs.task import LENS_MOVES_V, STOP, CameraTask, Step
+from dasha.envs.perception import Perception, Shot
+from dasha.envs.world import SimWorld
 from dasha.vision.focus_measures import af_window, tenengrad
 
 SWEEP_POSITIONS = 47
@@ -52,9 +54,10 @@ class _ReferenceFocusEnv(gym.Env):
         raw = dict(config) if isinstance(config, dict) else {}
         raw.setdefault("detector", "in-focus")
         cfg = EnvConfig.from_dict(raw) if not isinstance(config, EnvConfig) else config
-        self.task = CameraTask(cfg.replace(**kw) if kw else cfg)
-        self.config = self.task.config
-        self._step: Step | None = None
+        self.config = cfg.replace(**kw) if kw else cfg
+        self.world = SimWorld(self.config)
+        self.perception = Perception(self.config, self.world.camera)
+        self._step: Shot | None = None
         self.moves = 0
 
     def _info(self) -> dict[str, Any]:
@@ -81,16 +84,18 @@ class PhaseShiftFocusEnv(_ReferenceFocusEnv):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
-        self._step = self.task.reset(self.np_random, oracle_exposure=True)
-        cam = self.task.camera
-        self._focus_v = cam.in_focus_voltage()  # the reference: where focus is (simulator truth, training signal)
+        self._step = self.world.reset(self.np_random, self.perception, oracle_exposure=True)
+        cam = self.world.camera
+        self._focus_v = (
+            self.world.in_focus_voltage()
+        )  # the reference: where focus is (simulator truth, training signal)
         self._tol_v = in_focus_half_width_v(cam.optics, cam.lens.curve, self._focus_v)
         self.moves, self._travel = 0, 0.0
         return self._obs(), self._info()
 
     def _error_v(self) -> float:
         """|lens − in-focus voltage| (V), the reference-based quantity [11]'s reward is built on."""
-        return abs(self.task.camera.lens.voltage - self._focus_v)
+        return abs(self.world.camera.lens.voltage - self._focus_v)
 
     def _obs(self) -> np.ndarray:
         assert self._step is not None
@@ -106,12 +111,12 @@ class PhaseShiftFocusEnv(_ReferenceFocusEnv):
             err = self._error_v()
             reward = 1.0 if err <= self._tol_v else -1.0 - (self.horizon - self.moves) * err / self.error_scale_v
             return self._obs(), reward, True, False, self._info()
-        lens = self.task.camera.lens
+        lens = self.world.camera.lens
         before = lens.voltage
         lens.set_voltage(lens.limits.clip(before + float(LENS_MOVES_V[a - 1])))
         self._travel = lens.voltage - before
         self.moves += 1
-        self._step = self.task.capture()
+        self._step = self.perception.capture()
         reward = -self._error_v() / self.error_scale_v
         return self._obs(), reward, False, self.moves >= self.horizon, self._info()
 
@@ -126,31 +131,31 @@ class TenFocusEnv(_ReferenceFocusEnv):
     def __init__(self, config: EnvConfig | dict[str, Any] | None = None, **kw: Any) -> None:
         super().__init__(config, **kw)
         self.action_space = gym.spaces.MultiDiscrete(self.nvec)
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (self.task.encoder.dim,), np.float32)
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (self.perception.encoder.dim,), np.float32)
         self._ten_max = 1.0
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
-        self._step = self.task.reset(self.np_random, oracle_exposure=True)
-        lens = self.task.camera.lens
+        self._step = self.world.reset(self.np_random, self.perception, oracle_exposure=True)
+        lens = self.world.camera.lens
         start = lens.voltage
         lo, hi = self.config.start_lens_range_v
         scores = []
         for v in np.linspace(lo, hi, SWEEP_POSITIONS):  # the reference sweep of ref. [12], counted as steps
             lens.set_voltage(float(v))
-            scores.append(tenengrad(af_window(self.task.capture().frame.image)))
+            scores.append(tenengrad(af_window(self.perception.capture().frame.image)))
         self._ten_max = max(float(np.max(scores)), 1e-9)
         lens.set_voltage(start)
-        self._step = self.task.capture()
+        self._step = self.perception.capture()
         self.moves = 0
         return self._step.features.astype(np.float32), self._info()
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         lo, hi = self.config.start_lens_range_v
         coarse, fine = (int(x) for x in np.asarray(action).ravel()[:2])
-        self.task.camera.lens.set_voltage(min(max(lo + coarse + fine / 100.0, lo), hi))
+        self.world.camera.lens.set_voltage(min(max(lo + coarse + fine / 100.0, lo), hi))
         self.moves += 1
-        self._step = self.task.capture()
+        self._step = self.perception.capture()
         ratio = float(tenengrad(af_window(self._step.frame.image))) / self._ten_max
         done = ratio >= self.accept
         return (

@@ -2,7 +2,7 @@
 
 An episode is defined by the environment's ``reset(seed)``: scene, background, distance, light, f-number and the start
 exposure and lens voltage. RL policies act through the environment; classical methods act on the very same camera
-(``env.task.camera``) through the loops of :mod:`dasha.baselines.loops`, reading the same perception and calibration,
+(``env.world.camera``) through the loops of :mod:`dasha.baselines.loops`, reading the same perception and calibration,
 and never ground truth — a test hides it from every method. Every method stops by its own rule; success is judged on
 the final frame for all alike (:func:`dasha.agents.evaluate.judge`).
 
@@ -19,13 +19,8 @@ import numpy as np
 
 from dasha.agents.evaluate import EpisodeResult, episode_result, run_episode
 from dasha.agents.policy import Policy
-from dasha.baselines.autoexposure import make_autoexposure
-from dasha.baselines.autofocus import make_autofocus
-from dasha.baselines.loops import af_params, autoexposure_loop, autofocus_loop, dfd_loop, make_dfd
-from dasha.envs.exposure_bracket import EVAL_BRACKET_MOVES
-from dasha.envs.lens_fallback import EVAL_FALLBACK_MOVES
-from dasha.envs.safety_nets import safety_nets
-from dasha.envs.task import CameraTask, Step
+from dasha.baselines.loops import classical_nets, exposure_method, focus_method
+from dasha.envs.perception import Shot
 
 NETS = "+nets"
 """Suffix of a method run with the deployed safety nets."""
@@ -43,20 +38,6 @@ class PolicyPlayer:
         return run_episode(self.policy, env, seed, index)
 
 
-def _focus_phase(task: CameraTask, method: str, first: Step, done: Any = None) -> tuple[list[Step], float]:
-    """A classical lens phase (an AF baseline or ``dfd``) from ``first``; (frames, decision seconds)."""
-    if method == "dfd":
-        return dfd_loop(task, make_dfd(task), first, done)
-    return autofocus_loop(task, make_autofocus(method, af_params(task)), first, done)
-
-
-def _nets(task: CameraTask, history: list[Step], done: Any = None) -> None:
-    """The deployed safety nets after a classical lens phase (nothing if ``done`` already holds)."""
-    if done is not None and done(history[-1]):
-        return
-    safety_nets(task, history, EVAL_FALLBACK_MOVES, EVAL_BRACKET_MOVES)
-
-
 @dataclass
 class AutofocusPlayer:
     """A classical AF baseline or ``dfd`` (focus env: starts well exposed); ``nets``: then the lens net."""
@@ -67,12 +48,12 @@ class AutofocusPlayer:
 
     def play(self, env: Any, seed: int, index: int) -> EpisodeResult:
         env.reset(seed=seed, options={"home_lens": False})  # the episode start; dfd homes the lens itself
-        task = env.task
-        first = task.steps[-1]
-        steps, decide = _focus_phase(task, self.method, first)
+        perception = env.perception
+        first = perception.shots[-1]
+        shots, decide = focus_method(perception, self.method, first)
         if self.nets:
-            _nets(task, [first, *steps])
-        return episode_result(task, index, "focus", decide)
+            classical_nets(perception, [first, *shots], bracket_frames=0)
+        return episode_result(env, index, "focus", decide)
 
 
 @dataclass
@@ -84,16 +65,15 @@ class AutoExposurePlayer:
 
     def play(self, env: Any, seed: int, index: int) -> EpisodeResult:
         env.reset(seed=seed)
-        task = env.task
-        _, decide = autoexposure_loop(task, make_autoexposure(self.method), task.steps[-1])
-        return episode_result(task, index, "exposure", decide)
+        _, decide = exposure_method(env.perception, self.method, env.perception.shots[-1])
+        return episode_result(env, index, "exposure", decide)
 
 
 @dataclass
 class JointBaselinePlayer:
     """AE baseline, then an AF baseline or ``dfd``, on the hierarchical env's camera. As for dasha, the detector
     finding the object on a frame that passes the focus test ends the search (the paper's rule, made to mean in focus:
-    :meth:`~dasha.envs.task.CameraTask.accepted`); ``nets``: then the deployed safety nets."""
+    :meth:`~dasha.envs.perception.Perception.accepted`); ``nets``: then the deployed safety nets."""
 
     name: str
     ae: str = "mean_luminance"
@@ -102,17 +82,17 @@ class JointBaselinePlayer:
 
     def play(self, env: Any, seed: int, index: int) -> EpisodeResult:
         env.reset(seed=seed)
-        task = env.task
-        _, d1 = autoexposure_loop(task, make_autoexposure(self.ae), task.steps[-1])
-        handover = task.steps[-1]
+        perception = env.perception
+        _, d1 = exposure_method(perception, self.ae, perception.shots[-1])
+        handover = perception.shots[-1]
 
-        def found(step: Step) -> bool:
-            return task.accepted(step)
+        def found(shot: Shot) -> bool:
+            return perception.accepted(shot)
 
-        steps, d2 = _focus_phase(task, self.af, handover, found)
+        shots, d2 = focus_method(perception, self.af, handover, found)
         if self.nets:
-            _nets(task, [handover, *steps], found)
-        return episode_result(task, index, "joint", d1 + d2)
+            classical_nets(perception, [handover, *shots], found)
+        return episode_result(env, index, "joint", d1 + d2)
 
 
 @dataclass
@@ -127,21 +107,22 @@ class OraclePlayer:
 
     def play(self, env: Any, seed: int, index: int) -> EpisodeResult:
         env.reset(seed=seed)
-        task, cam = env.task, env.task.camera
-        lo, hi = task.config.start_lens_range_v
-        e_best = task.oracle_exposure_us()
+        perception, world, cam = env.perception, env.world, env.world.camera
+        lo, hi = perception.config.start_lens_range_v
+        lo, hi = max(lo, cam.lens.limits.low), min(hi, cam.lens.limits.high)
+        e_best = world.oracle_exposure_us()
         factors = sorted(np.geomspace(0.5, 2.0, self.exposures), key=lambda f: abs(np.log(f)))  # 1 first
-        v_focus = cam.in_focus_voltage()
+        v_focus = world.in_focus_voltage()
         lens = [v_focus] if lo <= v_focus <= hi else []
         lens += list(np.linspace(lo, hi, self.lens_steps))
         for f in factors:
             cam.exposure_us = float(e_best * f)
             for v in lens:
                 cam.lens.set_voltage(float(v))
-                step = task.capture()
-                if step.in_focus and task.detection(step) is not None:
-                    return episode_result(task, index, "joint")
-        return episode_result(task, index, "joint")
+                shot = perception.capture()
+                if shot.in_focus and perception.detection(shot) is not None:
+                    return episode_result(env, index, "joint")
+        return episode_result(env, index, "joint")
 
 
 def play_episodes(player: Any, env: Any, episodes: int, seed: int, progress: Any = None) -> list[EpisodeResult]:

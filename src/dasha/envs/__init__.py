@@ -19,7 +19,11 @@ _LAZY = {
     "FocusEnv": "dasha.envs.focus",
     "HierarchicalCameraEpisode": "dasha.envs.hierarchical",
     "HierarchicalCameraEnv": "dasha.envs.hierarchical_rllib",
-    "CameraTask": "dasha.envs.task",
+    "SimWorld": "dasha.envs.world",
+    "Perception": "dasha.envs.perception",
+    "Shot": "dasha.envs.perception",
+    "ExposurePhase": "dasha.envs.phases",
+    "LensPhase": "dasha.envs.phases",
 }
 
 __all__ = [*_LAZY, "register_envs"]

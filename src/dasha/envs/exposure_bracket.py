@@ -20,7 +20,8 @@ it does nothing: more light cannot make a defocused frame sharp.
 
 from __future__ import annotations
 
-from dasha.envs.task import OURS_EXPOSURE_RANGE_US, CameraTask, Step
+from dasha.envs.actions import exposure_range_us
+from dasha.envs.perception import Perception, Shot
 
 BRACKET_STOPS: tuple[float, ...] = (0.5, -0.5, 1.0)
 """Exposure offsets of the bracket (stops, in the order tried): detectors prefer a little more light."""
@@ -28,35 +29,35 @@ EVAL_BRACKET_MOVES = 3
 """Bracket frames in evaluation and deployment (the return to the agents' exposure comes on top)."""
 
 
-def exposure_bracket(task: CameraTask, max_frames: int) -> list[Step]:
-    """Bracket the current exposure until ``task``'s detector finds the object; returns the frames taken.
+def exposure_bracket(perception: Perception, max_frames: int) -> list[Shot]:
+    """Bracket the current exposure until ``perception``'s detector finds the object; returns the frames taken.
 
-    Exposures stay within the range our exposure actions use (:data:`~dasha.envs.task.OURS_EXPOSURE_RANGE_US`)
+    Exposures stay within the range our exposure actions use (:func:`~dasha.envs.actions.exposure_range_us`)
     and the camera's own limits.
 
     Args:
-        task: the episode's task; its camera is left at the detecting exposure, or back at the start exposure.
+        perception: the episode's perception; its camera is left at the detecting exposure, or back at the start
+            exposure.
         max_frames: at most this many bracket frames (0: nothing is done).
 
     Returns:
-        The captured steps in order (empty without a real detector or without budget).
+        The captured shots in order (empty without a real detector or without budget).
     """
-    if max_frames <= 0 or task.detector is None:
+    if max_frames <= 0 or perception.detector is None:
         return []
-    cam = task.camera
+    cam = perception.camera
     base = float(cam.exposure_us)
-    lo = max(OURS_EXPOSURE_RANGE_US[0], cam.exposure_limits.low)
-    hi = min(OURS_EXPOSURE_RANGE_US[1], cam.exposure_limits.high)
-    taken: list[Step] = []
+    lo, hi = exposure_range_us(cam)
+    taken: list[Shot] = []
     for stops in BRACKET_STOPS[:max_frames]:
         e = min(max(base * 2.0**stops, lo), hi)
         if abs(e - base) <= 1e-6 * base:  # clipped onto the current exposure: nothing new to see
             continue
         cam.exposure_us = e
-        taken.append(task.capture())
-        if task.detection(taken[-1]) is not None:
+        taken.append(perception.capture())
+        if perception.detection(taken[-1]) is not None:
             return taken
     if taken:
         cam.exposure_us = base
-        taken.append(task.capture())
+        taken.append(perception.capture())
     return taken

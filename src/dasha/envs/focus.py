@@ -11,7 +11,7 @@ or any real detector (``detector="haar-face"``, …).
 * ``ours``: ``Discrete(41)`` — 0 = stop; 1…40 = relative moves of ±0.04 … ±12 V (20 geometric steps).
 
 ## Observation Space
-``Box(-inf, inf, (n,), float32)``; layout in :mod:`dasha.envs.task`:
+``Box(-inf, inf, (n,), float32)``; the Num / feature / range tables are in :mod:`dasha.envs.observations`:
 * ``paper``: the encoder latent only (the paper's ``o_L``: no lens position, no history).
 * ``ours``: blur, side-of-focus and sharpness estimates of the current, previous and best frames, lens
   voltages, the focus fit of all frames so far (:mod:`dasha.envs.focus_fit`), step, flag.
@@ -34,7 +34,8 @@ median grey is 100; lens uniform over ``start_lens_range_v`` (default 46–53 V,
 * Truncation — ``paper``: ``lens_horizon`` (10) moves without detection.
 
 ## Arguments
-``gymnasium.make("dasha/Focus-v0", mode="ours", distance_m=(0.2, inf), ...)`` — any :class:`EnvConfig` field.
+``gymnasium.make("dasha/Focus-v0", mode="ours", distance_m=(0.2, inf), ...)`` — any :class:`EnvConfig` field;
+``camera=`` a :class:`~dasha.camera.sim.SimCamera` to drive (e.g. a lens with narrower limits).
 ``info``: ``success``, ``moves``, ``lens_v``, ``blur_px`` (ground truth, never observed). ``reset(options=
 {"home_lens": False})`` leaves the lens where the episode starts it (for methods that are not ours-mode agents).
 
@@ -49,108 +50,93 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
+from dasha.camera.sim import SimCamera
 from dasha.envs.config import EnvConfig
-from dasha.envs.rewards import ours_move_reward, ours_stop_reward, paper_low_level_reward
-from dasha.envs.safety_nets import safety_nets
-from dasha.envs.task import CameraTask, Step
+from dasha.envs.observations import focus_observation_space
+from dasha.envs.perception import Perception
+from dasha.envs.phases import LensPhase
+from dasha.envs.rewards import frame_focus_error, ours_move_reward, ours_stop_reward, paper_low_level_reward
+from dasha.envs.world import SimWorld
 
 
 class FocusEnv(gym.Env):
-    """Liquid-lens focus control (see the module docstring)."""
+    """Liquid-lens focus control: a reward adapter over the simulated world and the lens phase (module docstring)."""
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 50}
 
-    def __init__(self, config: EnvConfig | dict[str, Any] | None = None, render_mode: str | None = None, **kw: Any):
+    def __init__(self, config: EnvConfig | dict[str, Any] | None = None, render_mode: str | None = None, *,
+                 camera: SimCamera | None = None, **kw: Any) -> None:  # fmt: skip
         raw = dict(config) if isinstance(config, dict) else ({} if config is None else None)
         if raw is not None and "detector" not in raw and "detector" not in kw:
             kw["detector"] = "in-focus"
         base = EnvConfig.from_dict(raw if raw is not None else config)
-        self.task = CameraTask(base.replace(**kw) if kw else base)
-        self.config = self.task.config
-        self.action_space = self.task.lens_action_space
-        self.observation_space = self.task.focus_observation_space
+        self.config = base.replace(**kw) if kw else base
+        self.world = SimWorld(self.config, camera)
+        self.perception = Perception(self.config, self.world.camera)
+        self.phase = LensPhase(self.perception, early_stop=False, bracket_frames=0)
+        self.action_space = self.phase.actions.space
+        self.observation_space = focus_observation_space(self.perception)
         self.render_mode = render_mode
-        self._step: Step | None = None
-        self._best: Step | None = None
-        self._history: list[Step] = []
-        self.moves = 0
-        self.found = False
+        self._started = False
+
+    @property
+    def moves(self) -> int:
+        """Lens moves so far (the parking move and the safety net's included)."""
+        return self.phase.moves
+
+    @property
+    def found(self) -> bool:
+        """The detector (or judge) finds the object on the current frame."""
+        return self.phase.detected
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
-        needs = self.task.detector is not None
-        self._step = self.task.reset(self.np_random, needs_detection=needs, oracle_exposure=True)
-        self.moves = 0
-        if not self.task.paper and (options or {}).get("home_lens", True):
-            homed = self.task.home_lens()
-            if homed is not None:
-                self._step, self.moves = homed, 1
-        self._best = self._step
-        self._history = [self._step]
-        self.found = self.task.detection(self._step) is not None
-        return self._obs(), self._info()
+        needs = self.perception.detector is not None
+        first = self.world.reset(self.np_random, self.perception, needs_detection=needs, oracle_exposure=True)
+        self.phase.home = (options or {}).get("home_lens", True)
+        self.phase.start(first)
+        self._started = True
+        return self.phase.observation(), self._info()
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
-        if self._step is None:
+        if not self._started:
             raise RuntimeError("call reset() before step()")
         if not self.action_space.contains(np.asarray(action, dtype=np.int64).reshape(self.action_space.shape)):
             raise ValueError(f"invalid action {action!r} for {self.action_space}")
-        task, before = self.task, self._step
-        if task.paper:
-            task.apply_lens(action)
-            self.moves += 1
-            step = task.capture()
-            box = task.detection(step)
-            self.found = box is not None
-            reward = paper_low_level_reward(self.found, lambda: task.brisque(step, box))
-            self._advance(step)
-            truncated = not self.found and self.moves >= self.config.lens_horizon
-            return self._obs(), reward, self.found, truncated, self._info()
-        if not task.apply_lens(action):  # stop
-            self._safety_nets()
-            return self._obs(), ours_stop_reward(self.found), True, False, self._info()
-        self.moves += 1
-        step = task.capture()
-        reward = ours_move_reward(task.focus_error(before), task.focus_error(step), self.config.gamma_low,
-                                  self.config.step_cost)  # fmt: skip
-        self.found = task.detection(step) is not None
-        self._advance(step)
-        if self.moves >= self.config.lens_horizon:  # forced stop
-            self._safety_nets()
-            return self._obs(), reward + ours_stop_reward(self.found), True, False, self._info()
-        return self._obs(), reward, False, False, self._info()
-
-    def _safety_nets(self) -> None:
-        """The lens phase ended: the deployed lens net, when the final frame fails its test (off in training)."""
-        lens, _ = safety_nets(self.task, self._history, self.config.lens_fallback_moves, 0)
-        for extra in lens:
-            self.moves += 1
-            self._advance(extra)
-            self.found = self.task.detection(extra) is not None
-
-    def _advance(self, step: Step) -> None:
-        self._step = step
-        self._history.append(step)
-        if self.task.better_focus(step, self._best):
-            self._best = step
-
-    def _obs(self) -> np.ndarray:
-        assert self._step is not None
-        prev = self._history[-2] if len(self._history) > 1 else None
-        return self.task.focus_observation(self._step, prev, self.moves, self._best, self._history)
+        phase, perception = self.phase, self.perception
+        before = phase.shot
+        assert before is not None
+        if phase.paper:
+            phase.act(action)
+            shot = phase.shot
+            assert shot is not None
+            box = perception.detection(shot)
+            reward = paper_low_level_reward(box is not None, lambda: perception.brisque(shot, box))
+            truncated = phase.reason == "horizon"
+            return self.phase.observation(), reward, phase.reason == "found", truncated, self._info()
+        if not phase.act(action):  # stop (then the deployed lens net, when it is on)
+            return phase.observation(), ours_stop_reward(self.found), True, False, self._info()
+        after = phase.moved
+        assert after is not None
+        reward = ours_move_reward(frame_focus_error(before.frame.truth), frame_focus_error(after.frame.truth),
+                                  self.config.gamma_low, self.config.step_cost)  # fmt: skip
+        if phase.done:  # forced stop after lens_horizon moves (then the deployed lens net, when it is on)
+            return phase.observation(), reward + ours_stop_reward(self.found), True, False, self._info()
+        return phase.observation(), reward, False, False, self._info()
 
     def _info(self) -> dict[str, Any]:
-        assert self._step is not None
-        truth = self._step.frame.truth
+        shot = self.phase.shot
+        assert shot is not None
+        truth = shot.frame.truth
         return {
             "success": self.found,
             "moves": self.moves,
-            "lens_v": self._step.frame.lens_v,
+            "lens_v": shot.frame.lens_v,
             "blur_px": truth.blur_px if truth is not None else float("nan"),
         }
 
     def render(self) -> np.ndarray | None:
         """The last frame as an RGB array (``render_mode="rgb_array"``)."""
-        if self.render_mode != "rgb_array" or self._step is None:
+        if self.render_mode != "rgb_array" or self.phase.shot is None:
             return None
-        return np.repeat(self._step.frame.image[..., None], 3, axis=2)
+        return np.repeat(self.phase.shot.frame.image[..., None], 3, axis=2)

@@ -3,7 +3,7 @@
 Each frame ``i`` of a focus episode gives the lens voltage ``V_i`` (known) and an estimated object blur ``b̂_i``
 (px, :func:`dasha.vision.blur_estimator.defocus_estimate`). The thin-lens model predicts the blur of an object at
 vergence ``O`` (dpt) as ``b_i(O) = |F(V_i) − O| · px_per_diopter``, with ``F(V)`` the focus vergence of the lens
-at ``V`` (:class:`~dasha.camera.sim.optics.Optics`, the lens curve). Over a grid of object vergences inside the
+at ``V`` (:class:`~dasha.camera.calibration.Optics`, the lens curve). Over a grid of object vergences inside the
 configured distance range, the fit minimises the mean squared log error
 
     cost(O) = mean_i (log(1 + b̂_i) − log(1 + b_i(O)))²
@@ -25,7 +25,7 @@ from functools import lru_cache
 import numpy as np
 
 from dasha.camera.base import LensCurve
-from dasha.camera.sim.optics import Optics
+from dasha.camera.calibration import Optics
 
 GRID_STEP_D = 0.005
 """Object-vergence grid step (dpt): 0.08 px of blur at f/2.8, far below the estimator's error."""

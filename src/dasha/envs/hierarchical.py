@@ -13,13 +13,14 @@ Only the agent that must act next appears in the observation dict. Rewards given
 low-level agent acts are summed into its next transition by RLlib (one high-level transition per decision).
 
 ## Starting State
-As :class:`~dasha.envs.task.CameraTask` draws it from :class:`EnvConfig`. Without ``scenes`` and with a real
+As :class:`~dasha.envs.world.SimWorld` draws it from :class:`EnvConfig`. Without ``scenes`` and with a real
 detector (the default ``haar-face``) the objects are :data:`~dasha.envs.config.TRAIN_FACE_SCENES`, photos that
 detector can find, so ``HierarchicalCameraEnv()`` resets as it is.
 
 ## Spaces
-``high``: exposure actions/observations, ``low_k``: lens actions/observations of :mod:`dasha.envs.task`
-(paper or ours mode).
+``high``: exposure actions (:mod:`dasha.envs.actions`) and observations (:mod:`dasha.envs.observations`),
+``low_k``: lens actions and observations (paper or ours mode). Each turn is an :class:`~dasha.envs.phases.ExposurePhase`
+followed by a :class:`~dasha.envs.phases.LensPhase`; this class adds the rewards.
 
 ## Rewards
 * ``paper``: ``high`` gets r_H after each exposure action (eq. 11); each lens step gives ``low_k`` r_L (eq. 12).
@@ -33,7 +34,7 @@ detector can find, so ``HierarchicalCameraEnv()`` resets as it is.
   that used its ``lens_horizon`` (10) moves without detection is terminated and control returns to
   ``high``. Truncation: after ``max_high_level_steps`` high-level steps (the paper has no cap).
 * ``ours`` — termination: a real detector (``haar-face``, …) finds the object on a frame whose estimated blur is
-  ≤ 1.5 px (:meth:`~dasha.envs.task.CameraTask.accepted`; success is detected *and* in focus, and a detector also
+  ≤ 1.5 px (:meth:`~dasha.envs.perception.Perception.found`; success is detected *and* in focus, and a detector also
   fires on a blurred object) — on the hand-over frame or after a lens move — which ends the search as in the paper;
   or the low-level agent's stop (or forced stop
   after ``lens_horizon`` moves), after which the deployed safety nets run when the final frame fails their test
@@ -49,17 +50,30 @@ from typing import Any
 
 import numpy as np
 
+from dasha.camera.sim import SimCamera
 from dasha.envs.config import JUDGES, TRAIN_FACE_SCENES, EnvConfig
+from dasha.envs.observations import (
+    exposure_observation,
+    exposure_observation_space,
+    focus_observation,
+    focus_observation_space,
+)
+from dasha.envs.perception import Perception
+from dasha.envs.phases import ExposurePhase, LensPhase
 from dasha.envs.rewards import (
+    frame_focus_error,
     ours_move_reward,
     ours_stop_reward,
     paper_high_level_reward,
     paper_low_level_reward,
 )
-from dasha.envs.safety_nets import safety_nets
-from dasha.envs.task import CameraTask, Step, exposure_error_stops
+from dasha.envs.world import SimWorld
+from dasha.vision.metering import exposure_error_stops
 
 HIGH = "high"
+"""Agent id of the high-level (exposure) agent."""
+HIGH_MODULE, LOW_MODULE = "high_level", "low_level"
+"""Policy module ids of the two agents of the joint task."""
 
 
 def low_id(turn: int) -> str:
@@ -67,9 +81,14 @@ def low_id(turn: int) -> str:
     return f"low_{turn}"
 
 
+def module_of(agent_id: str) -> str:
+    """The policy module an agent id acts with: ``high`` → ``high_level``, every ``low_k`` → ``low_level``."""
+    return HIGH_MODULE if agent_id == HIGH else LOW_MODULE
+
+
 def policy_mapping_fn(agent_id: str, *args: Any, **kwargs: Any) -> str:
-    """RLlib policy mapping: ``high`` → ``high_level``, every ``low_k`` → ``low_level``."""
-    return "high_level" if agent_id == HIGH else "low_level"
+    """RLlib policy mapping (:func:`module_of`)."""
+    return module_of(agent_id)
 
 
 class HierarchicalCameraEpisode:
@@ -79,22 +98,27 @@ class HierarchicalCameraEpisode:
     ``action_spaces``, ``agents``) without Ray; RLlib trains on its subclass ``HierarchicalCameraEnv``.
     """
 
-    def __init__(self, config: EnvConfig | dict[str, Any] | None = None, **kw: Any) -> None:
+    def __init__(self, config: EnvConfig | dict[str, Any] | None = None, *, camera: SimCamera | None = None,
+                 **kw: Any) -> None:  # fmt: skip
         cfg = EnvConfig.from_dict(config)
         cfg = cfg.replace(**kw) if kw else cfg
         scenes_given = isinstance(config, EnvConfig) or "scenes" in (config or {}) or "scenes" in kw
         if not scenes_given and cfg.detector not in JUDGES:  # a real detector needs photos it can find (a face)
             cfg = cfg.replace(scenes=TRAIN_FACE_SCENES)
-        self.task = CameraTask(cfg)
-        self.config = self.task.config
-        turns = self.config.max_high_level_steps if self.task.paper else 1
+        self.config = cfg
+        self.world = SimWorld(cfg, camera)
+        self.perception = Perception(cfg, self.world.camera)
+        self.paper = cfg.mode == "paper"
+        self.high = ExposurePhase(self.perception)
+        self.low = LensPhase(self.perception, early_stop=True)
+        turns = cfg.max_high_level_steps if self.paper else 1
         self.low_ids = [low_id(k) for k in range(turns)]
         self.agents = self.possible_agents = [HIGH, *self.low_ids]
-        self.observation_spaces = {HIGH: self.task.exposure_observation_space}
-        self.action_spaces = {HIGH: self.task.exposure_action_space}
+        self.observation_spaces = {HIGH: exposure_observation_space(self.perception)}
+        self.action_spaces = {HIGH: self.high.actions.space}
         for aid in self.low_ids:
-            self.observation_spaces[aid] = self.task.focus_observation_space
-            self.action_spaces[aid] = self.task.lens_action_space
+            self.observation_spaces[aid] = focus_observation_space(self.perception)
+            self.action_spaces[aid] = self.low.actions.space
         self._rng = np.random.default_rng()
         self.last_outcome: dict[str, Any] = {}
         self._reset_state()
@@ -104,24 +128,21 @@ class HierarchicalCameraEpisode:
         self.phase = HIGH
         self.exposure_moves = 0
         self.lens_moves = 0
-        self.turn_lens_moves = 0
-        self.turn_exposure_moves = 0
         self.detected = False
-        self.step_: Step | None = None
-        self.prev: Step | None = None
-        self.best: Step | None = None
-        self.lens_history: list[Step] = []
+        self._started = False
 
     # -- gym-style API ---------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
         if seed is not None:
             self._rng = np.random.default_rng(seed)
         self._reset_state()
-        self.step_ = self.task.reset(self._rng, needs_detection=self.task.detector is not None)
-        return {HIGH: self._high_obs()}, {}
+        first = self.world.reset(self._rng, self.perception, needs_detection=self.perception.detector is not None)
+        self.high.start(first)
+        self._started = True
+        return {HIGH: self.high.observation()}, {}
 
     def step(self, action_dict: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
-        if self.step_ is None:
+        if not self._started:
             raise RuntimeError("call reset() before step()")
         agent = HIGH if self.phase == HIGH else low_id(self.turn)
         if agent not in action_dict:
@@ -148,96 +169,83 @@ class HierarchicalCameraEpisode:
         """The detector found the object on the latest frame (the joint task's success)."""
         return self.detected
 
+    def observe(self, agent: str) -> np.ndarray:
+        """What ``high`` (or a low-level agent) observes of the current frame now, whoever's turn it is (the
+        PettingZoo view lets both agents observe at every step)."""
+        lens_turn = self.phase != HIGH and self.low.shot is not None
+        if agent == HIGH:
+            if not lens_turn:
+                return self.high.observation()
+            return exposure_observation(self.perception, self.low.shot, self.low.prev, self.high.moves)  # type: ignore[arg-type]
+        if lens_turn:
+            return self.low.observation()
+        return focus_observation(self.perception, self.high.shot, self.high.prev, 0)  # type: ignore[arg-type]
+
     # -- phases ----------------------------------------------------------------------------------------
-    def _high_obs(self) -> np.ndarray:
-        assert self.step_ is not None
-        return self.task.exposure_observation(self.step_, self.prev, self.turn_exposure_moves)
-
-    def _low_obs(self) -> np.ndarray:
-        assert self.step_ is not None
-        return self.task.focus_observation(self.step_, self.prev, self.turn_lens_moves, self.best, self.lens_history)
-
-    def _advance(self, step: Step) -> None:
-        self.prev, self.step_ = self.step_, step
-        self.lens_history.append(step)
-        if self.task.better_focus(step, self.best):
-            self.best = step
-
     def _hand_over(self, rewards: dict[str, float]) -> tuple[dict, dict, dict, dict, dict]:
         self.phase = "low"
-        self.turn_lens_moves = 0
-        self.prev = None  # the lens agent's history starts at the hand-over frame
-        if not self.task.paper:  # ours: the hand-over frame may already do
-            self.detected = self.task.detection(self.step_) is not None
-            if self._found(self.step_):
-                return {}, rewards, _flags(all_=True), _flags(), self._final_info(HIGH)
-            homed = self.task.home_lens()  # a lens at rest (factory start) is parked in the agents' range first
-            if homed is not None:
-                self.lens_moves += 1
-                self.turn_lens_moves += 1
-                self.step_ = homed
-                self.detected = self.task.detection(homed) is not None
-                if self._found(homed):
-                    return {}, rewards, _flags(all_=True), _flags(), self._final_info(HIGH)
-        self.best = self.step_
-        self.lens_history = [self.step_]
-        return {low_id(self.turn): self._low_obs()}, rewards, _flags(), _flags(), {}
+        shot = self.high.shot
+        assert shot is not None
+        over = self.low.start(shot)  # ours: found on the hand-over (or parked) frame ends the search
+        self.lens_moves += self.low.moves
+        if not self.paper:
+            self.detected = self.low.detected
+        if over:
+            return {}, rewards, _flags(all_=True), _flags(), self._final_info(HIGH)
+        return {low_id(self.turn): self.low.observation()}, rewards, _flags(), _flags(), {}
 
     def _high_step(self, action: Any) -> tuple[dict, dict, dict, dict, dict]:
-        task = self.task
-        assert self.step_ is not None
-        if task.paper:
-            task.apply_exposure(action)
+        high = self.high
+        before = high.shot
+        assert before is not None
+        if self.paper:
+            high.act(action)
             self.exposure_moves += 1
-            step = task.capture()
-            self._advance(step)
-            reward = paper_high_level_reward(step.peak, lambda: task.brisque(step))
-            if not step.suitable:  # Algorithm 1: unsuitable histogram ends the episode with the penalty
+            shot = high.shot
+            assert shot is not None
+            reward = paper_high_level_reward(shot.peak, lambda: self.perception.brisque(shot))
+            if not shot.suitable:  # Algorithm 1: unsuitable histogram ends the episode with the penalty
                 return {}, {HIGH: reward}, _flags(all_=True), _flags(), self._final_info(HIGH)
             return self._hand_over({HIGH: reward})
-        before = self.step_
-        if not task.apply_exposure(action):  # hand over: the paper's suitability test decides the sign
+        if not high.act(action):  # hand over: the paper's suitability test decides the sign
             return self._hand_over({HIGH: ours_stop_reward(before.suitable)})
         self.exposure_moves += 1
-        self.turn_exposure_moves += 1
-        step = task.capture()
-        self._advance(step)
+        after = high.shot
+        assert after is not None
         # centre-weighted metering: the detector needs the object exposed, not the frame average
         err_before = exposure_error_stops(before.frame.image, centre_weighted=True)
-        err_after = exposure_error_stops(step.frame.image, centre_weighted=True)
+        err_after = exposure_error_stops(after.frame.image, centre_weighted=True)
         reward = ours_move_reward(err_before, err_after, self.config.gamma_high, self.config.step_cost)
-        if self.turn_exposure_moves >= self.config.exposure_horizon:
-            return self._hand_over({HIGH: reward + ours_stop_reward(step.suitable)})
-        return {HIGH: self._high_obs()}, {HIGH: reward}, _flags(), _flags(), {}
+        if high.done:  # forced hand-over after exposure_horizon moves
+            return self._hand_over({HIGH: reward + ours_stop_reward(after.suitable)})
+        return {HIGH: high.observation()}, {HIGH: reward}, _flags(), _flags(), {}
 
     def _low_step(self, action: Any) -> tuple[dict, dict, dict, dict, dict]:
-        task, lid = self.task, low_id(self.turn)
-        before = self.step_
+        low, lid = self.low, low_id(self.turn)
+        before = low.shot
         assert before is not None
-        if not task.paper and not task.apply_lens(action):  # our stop
-            self._safety_nets()
+        moves_before, bracket_before = low.moves, low.bracket
+        moved = low.act(action)
+        self.lens_moves += low.moves - moves_before
+        self.exposure_moves += low.bracket - bracket_before
+        self.detected = low.detected
+        if not moved:  # our stop (the safety nets have run)
             return {}, {lid: ours_stop_reward(self.detected)}, _flags(all_=True), _flags(), self._final_info(lid)
-        if task.paper:
-            task.apply_lens(action)
-        self.lens_moves += 1
-        self.turn_lens_moves += 1
-        step = task.capture()
-        self._advance(step)
-        box = task.detection(step)
-        self.detected = box is not None
-        if task.paper:
-            reward = paper_low_level_reward(self.detected, lambda: task.brisque(step, box))
-            if self.detected:
+        after = low.moved
+        assert after is not None
+        if self.paper:
+            box = self.perception.detection(after)
+            reward = paper_low_level_reward(box is not None, lambda: self.perception.brisque(after, box))
+            if low.reason == "found":
                 return {}, {lid: reward}, _flags(all_=True), _flags(), self._final_info(lid)
-            if self.turn_lens_moves < self.config.lens_horizon:
-                return {lid: self._low_obs()}, {lid: reward}, _flags(), _flags(), {}
+            if not low.done:
+                return {lid: low.observation()}, {lid: reward}, _flags(), _flags(), {}
             return self._back_to_high(lid, reward)
-        reward = ours_move_reward(task.focus_error(before), task.focus_error(step), self.config.gamma_low,
-                                  self.config.step_cost)  # fmt: skip
-        if self._found(step):  # a real detector found the object, in focus: done (the paper's rule, made sharp)
+        reward = ours_move_reward(frame_focus_error(before.frame.truth), frame_focus_error(after.frame.truth),
+                                  self.config.gamma_low, self.config.step_cost)  # fmt: skip
+        if low.reason == "found":  # a real detector found the object, in focus: done (the paper's rule, made sharp)
             return {}, {lid: reward + ours_stop_reward(True)}, _flags(all_=True), _flags(), self._final_info(lid)
-        if self.turn_lens_moves >= self.config.lens_horizon:  # forced stop
-            self._safety_nets()
+        if low.done:  # forced stop after lens_horizon moves (the safety nets have run)
             return (
                 {},
                 {lid: reward + ours_stop_reward(self.detected)},
@@ -245,39 +253,21 @@ class HierarchicalCameraEpisode:
                 _flags(),
                 self._final_info(lid),
             )
-        return {lid: self._low_obs()}, {lid: reward}, _flags(), _flags(), {}
-
-    def _found(self, step: Step) -> bool:
-        """Ours, real detector: the search is over — detected on a frame that passes the focus test."""
-        return self.task.detector is not None and self.task.accepted(step)
-
-    def _safety_nets(self) -> None:
-        """Ours: the lens phase ended — the deployed nets (:mod:`dasha.envs.safety_nets`; off in training)."""
-        assert self.step_ is not None
-        if self._found(self.step_):
-            return
-        lens, bracket = safety_nets(self.task, self.lens_history, self.config.lens_fallback_moves,
-                                    self.config.bracket_moves)  # fmt: skip
-        for extra in lens:
-            self.lens_moves += 1
-            self.turn_lens_moves += 1
-            self._advance(extra)
-            self.detected = self.task.detection(extra) is not None
-        for extra in bracket:
-            self.exposure_moves += 1
-            self._advance(extra)
-            self.detected = self.task.detection(extra) is not None
+        return {lid: low.observation()}, {lid: reward}, _flags(), _flags(), {}
 
     def _back_to_high(self, lid: str, reward: float) -> tuple[dict, dict, dict, dict, dict]:
         """Paper: the low-level horizon ended without detection; the high level acts again (or truncation)."""
         self.turn += 1
         self.phase = HIGH
-        self.turn_exposure_moves = 0
+        shot = self.low.shot
+        assert shot is not None
+        last_low_obs = self.low.observation()
+        self.high.start(shot)
         terminateds = _flags(**{lid: True})
         if self.turn >= len(self.low_ids):  # truncation: every agent with a pending action gets a last obs
-            obs = {HIGH: self._high_obs(), lid: self._low_obs()}
+            obs = {HIGH: self.high.observation(), lid: last_low_obs}
             return obs, {lid: reward}, terminateds, _flags(all_=True), self._final_info(lid)
-        return {HIGH: self._high_obs()}, {lid: reward}, terminateds, _flags(), {}
+        return {HIGH: self.high.observation()}, {lid: reward}, terminateds, _flags(), {}
 
     def _final_info(self, agent_id: str) -> dict[str, dict[str, Any]]:
         """Episode outcome under the agent that acted last; also kept as ``last_outcome`` (RLlib drops infos of

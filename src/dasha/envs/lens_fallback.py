@@ -13,7 +13,7 @@ already taken, so it usually needs only a few moves:
 2. **Return** to the best earlier frame that passes it (lowest estimated blur), if there is one: one move.
 3. **Refine** by contrast: take the sharpest frame so far (AF-window Tenengrad) and its nearest sampled
    neighbours below and above; probe outward by :data:`PROBE_V` where a side has no sample (both sides: the
-   way the estimator's side of focus points, :meth:`~dasha.envs.task.CameraTask.side_feature`), probe the short
+   way the estimator's side of focus points, :meth:`~dasha.envs.perception.Perception.side_feature`), probe the short
    side's mirror image where the bracket is lopsided (> 2:1), else move to the vertex of the parabola through
    the three log-contrast values (a Gaussian peak; :func:`~dasha.vision.focus_measures.parabola_peak`). Stop
    as soon as a frame passes the acceptance test, when the vertex lies within :data:`TOL_V` of the sharpest
@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from dasha.envs.task import ACCEPT_BLUR_PX, CameraTask, Step
+from dasha.envs.perception import ACCEPT_BLUR_PX, Perception, Shot
 from dasha.vision.focus_measures import parabola_peak
 
 __all__ = ["ACCEPT_BLUR_PX", "EVAL_FALLBACK_MOVES", "accepted", "lens_fallback", "next_probe"]
@@ -41,10 +41,10 @@ EVAL_FALLBACK_MOVES = 6
 """Move budget of the net in evaluation and deployment (at most 5 probes and the return to the sharpest)."""
 
 
-def accepted(task: CameraTask, step: Step) -> bool:
-    """The net's acceptance test (:meth:`~dasha.envs.task.CameraTask.accepted`): estimated blur ≤ 1.5 px and, with a
-    detector, a detection."""
-    return task.accepted(step)
+def accepted(perception: Perception, step: Shot) -> bool:
+    """The net's acceptance test (:meth:`~dasha.envs.perception.Perception.accepted`): estimated blur ≤ 1.5 px and,
+    with a detector, a detection."""
+    return perception.accepted(step)
 
 
 def next_probe(samples: dict[float, float], lo_v: float, hi_v: float, toward: float = 1.0) -> float | None:
@@ -74,43 +74,43 @@ def next_probe(samples: dict[float, float], lo_v: float, hi_v: float, toward: fl
     return None if any(abs(u - v) < 0.01 for v in samples) else u  # nothing new to learn there
 
 
-def lens_fallback(task: CameraTask, history: Sequence[Step], max_moves: int) -> list[Step]:
+def lens_fallback(perception: Perception, history: Sequence[Shot], max_moves: int) -> list[Shot]:
     """Run the safety net when a lens phase ends, from its frames ``history`` (ending with the current frame).
 
-    Moves the task's lens at most ``max_moves`` times and returns the frames it captured (empty when the
+    Moves the camera's lens at most ``max_moves`` times and returns the frames it captured (empty when the
     current frame is accepted or ``max_moves`` is 0).
     """
-    if max_moves <= 0 or not history or accepted(task, history[-1]):
+    if max_moves <= 0 or not history or accepted(perception, history[-1]):
         return []
-    lens = task.camera.lens
+    lens = perception.camera.lens
     if lens is None:
         raise ValueError("the lens safety net needs a camera with a lens")
-    taken: list[Step] = []
+    taken: list[Shot] = []
 
-    def move(v: float) -> Step:
+    def move(v: float) -> Shot:
         lens.set_voltage(v)
-        taken.append(task.capture())
+        taken.append(perception.capture())
         return taken[-1]
 
-    good = [s for s in history if accepted(task, s)]
+    good = [s for s in history if accepted(perception, s)]
     if good:
-        move(min(good, key=task.estimated_blur_px).frame.lens_v or lens.voltage)
+        move(min(good, key=perception.estimated_blur_px).frame.lens_v or lens.voltage)
         return taken
     samples: dict[float, float] = {}
     for s in history:
         v = float(s.frame.lens_v if s.frame.lens_v is not None else lens.voltage)
-        samples[v] = max(samples.get(v, -math.inf), task.sharpness_feature(s))
+        samples[v] = max(samples.get(v, -math.inf), perception.sharpness_feature(s))
     lo_v, hi_v = lens.limits.low, lens.limits.high
-    sharpest = max(history, key=task.sharpness_feature)
-    toward = -1.0 if task.side_feature(sharpest) > 0 else 1.0  # the estimator's side of focus (+: front focus)
+    sharpest = max(history, key=perception.sharpness_feature)
+    toward = -1.0 if perception.side_feature(sharpest) > 0 else 1.0  # the estimator's side of focus (+: front focus)
     while len(taken) < max_moves - 1:
         u = next_probe(samples, lo_v, hi_v, toward)
         if u is None:
             break
         step = move(u)
         v = float(step.frame.lens_v if step.frame.lens_v is not None else u)
-        samples[v] = max(samples.get(v, -math.inf), task.sharpness_feature(step))
-        if accepted(task, step):
+        samples[v] = max(samples.get(v, -math.inf), perception.sharpness_feature(step))
+        if accepted(perception, step):
             return taken
     vb = max(samples, key=samples.__getitem__)
     if abs(lens.voltage - vb) > 1e-9:

@@ -11,9 +11,9 @@ episode, both observe at every step, and only the agent whose turn it is acts â€
 of the paper mode, ``low_0``, ``low_1``, â€¦, is the one agent ``low`` here).
 
 ## Spaces
-Per agent, the hierarchical env's spaces (:mod:`dasha.envs.task`). ``infos[agent]["acting"]`` says whose turn
-it is; ``infos[agent]["action_mask"]`` (ours mode's discrete actions) is all ones for the acting agent and all zeros
-but action 0 for the waiting one (its action is ignored either way).
+Per agent, the hierarchical env's spaces (:mod:`dasha.envs.observations`, :mod:`dasha.envs.actions`).
+``infos[agent]["acting"]`` says whose turn it is; ``infos[agent]["action_mask"]`` (ours mode's discrete actions) is
+all ones for the acting agent and all zeros but action 0 for the waiting one (its action is ignored either way).
 
 ## Rewards
 The hierarchical env's rewards, mapped to ``high`` / ``low`` (0 for an agent that got none this step).
@@ -86,7 +86,7 @@ class HierarchicalParallelEnv(ParallelEnv):
         return observations, reward, terminated, truncated, out_infos
 
     def _observations(self) -> dict[str, np.ndarray]:
-        return {HIGH: self.env._high_obs(), LOW: self.env._low_obs()}
+        return {HIGH: self.env.observe(HIGH), LOW: self.env.observe(LOW)}
 
     def _infos(self, outcome: dict[str, Any]) -> dict[str, dict[str, Any]]:
         out = {}

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 WELL_EXPOSED_P = (50.0, 150.0)
 """Histogram-peak interval (grey levels) of a well-exposed frame: reward 1, and the success test."""
@@ -83,6 +84,11 @@ def ours_move_reward(
 def focus_error(defocus_d: float) -> float:
     """Our lens error: log(1 + max(|defocus| − 0.06, 0) / 0.12) — flat within ±0.06 dpt (≈1 px of blur)."""
     return math.log1p(max(abs(defocus_d) - FOCUS_DEADBAND_D, 0.0) / FOCUS_ERROR_SCALE_D)
+
+
+def frame_focus_error(truth: Any) -> float:
+    """:func:`focus_error` of a frame from its simulator ``truth`` (0 without it); a training signal only."""
+    return focus_error(abs(truth.defocus_d)) if truth is not None else 0.0
 
 
 def ours_stop_reward(goal_reached: bool) -> float:

@@ -13,18 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dasha.envs.exposure_bracket import exposure_bracket
-from dasha.envs.lens_fallback import lens_fallback
-from dasha.envs.task import CameraTask, Step
+from dasha.envs.config import EnvConfig
+from dasha.envs.exposure_bracket import EVAL_BRACKET_MOVES, exposure_bracket
+from dasha.envs.lens_fallback import EVAL_FALLBACK_MOVES, lens_fallback
+from dasha.envs.perception import Perception, Shot
 
 
 def safety_nets(
-    task: CameraTask, history: Sequence[Step], lens_moves: int, bracket_frames: int
-) -> tuple[list[Step], list[Step]]:
+    perception: Perception, history: Sequence[Shot], lens_moves: int, bracket_frames: int
+) -> tuple[list[Shot], list[Shot]]:
     """Run both nets after a lens phase whose frames are ``history`` (ending with the current frame).
 
     Args:
-        task: the episode's task (its camera is moved).
+        perception: the episode's perception (its camera is moved).
         history: the lens phase's frames, from the hand-over frame to the current one.
         lens_moves: move budget of the lens net (0: off).
         bracket_frames: frame budget of the detection net (0: off; nothing without a real detector).
@@ -32,8 +33,16 @@ def safety_nets(
     Returns:
         ``(lens frames, bracket frames)`` captured by the nets, in order.
     """
-    lens = lens_fallback(task, history, lens_moves) if history else []
+    lens = lens_fallback(perception, history, lens_moves) if history else []
     last = (lens or list(history))[-1] if (lens or history) else None
-    if bracket_frames <= 0 or task.detector is None or last is None or task.detection(last) is not None:
+    if bracket_frames <= 0 or perception.detector is None or last is None or perception.detection(last) is not None:
         return lens, []
-    return lens, exposure_bracket(task, bracket_frames)
+    return lens, exposure_bracket(perception, bracket_frames)
+
+
+def deployed(config: EnvConfig, task: str) -> EnvConfig:
+    """``config`` with the deployed safety nets on — the one place their budgets are set for evaluation, the bench,
+    the demo and ``dasha run``: the lens net's :data:`~dasha.envs.lens_fallback.EVAL_FALLBACK_MOVES` moves and, for
+    the ``joint`` task, the detection net's :data:`~dasha.envs.exposure_bracket.EVAL_BRACKET_MOVES` frames."""
+    return config.replace(lens_fallback_moves=EVAL_FALLBACK_MOVES,
+                          bracket_moves=EVAL_BRACKET_MOVES if task == "joint" else 0)  # fmt: skip

@@ -1,121 +1,116 @@
-"""Tune a live camera with a trained policy: single-shot, or continuous with re-triggering (``dasha run``).
+"""Tune a live camera — with a trained policy or a classical method — single-shot or continuously (``dasha run``).
 
-Works on any :class:`~dasha.camera.Camera` with a lens (simulator, replay, hardware backends): the policy's
-observations are built from the frames alone (no ground truth). Single-shot parks a lens that rests outside the
-agents' training range at their home voltage, then runs the exposure agent until it hands over, then the lens agent
-until it stops (both capped; a lens agent that never stops hands over to the safety net's short contrast search,
-:mod:`dasha.envs.lens_fallback`; with a detector that has not found the object by then, a short exposure bracket
-follows, :mod:`dasha.envs.exposure_bracket`). Continuous mode then watches the stream and re-runs the agents when
-the scene changes (brightness or sharpness drift beyond a threshold for several frames), so it neither hunts nor
-oscillates.
+Works on any :class:`~dasha.camera.Camera` (simulator, replay, hardware backends; with a lens for focus): the
+tuners are perception (:class:`~dasha.envs.perception.Perception`, reading the calibration the camera reports) plus
+the episode engine's phases plus a controller, and nothing of the simulated world.
+
+* :class:`LiveTuner` (a trained policy) runs exactly the episode the environments and the bench run: the exposure
+  phase until the agent hands over, then the lens phase (a lens resting outside the agents' range is parked first;
+  with a detector the search ends when it finds the object in focus), then, as deployed, the safety nets — the lens
+  net's short contrast search and, for the joint task with a detector, the exposure bracket
+  (:mod:`dasha.envs.safety_nets`). For the same camera state it plays the same commands as the env's episode.
+* :class:`ClassicalTuner` (``--method``) runs an AE baseline, an AF baseline or ``dfd``, or ``AE+AF``, through the
+  same loops as the bench (:mod:`dasha.baselines.loops`), optionally followed by the same nets (``NAME+nets``).
+
+Continuous mode then watches the stream and re-runs the tuner when the scene changes (brightness or sharpness drift
+beyond a threshold for several frames), so it neither hunts nor oscillates.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from dasha.agents.policy import Policy
+from dasha.baselines.loops import EXPOSURE_METHODS, FOCUS_METHODS, classical_nets, exposure_method, focus_method
 from dasha.camera.base import Camera
-from dasha.envs.exposure_bracket import EVAL_BRACKET_MOVES
-from dasha.envs.lens_fallback import EVAL_FALLBACK_MOVES
-from dasha.envs.safety_nets import safety_nets
-from dasha.envs.task import CameraTask, Step, median_grey
+from dasha.camera.errors import SpecError
+from dasha.envs.config import EnvConfig
+from dasha.envs.hierarchical import HIGH_MODULE, LOW_MODULE
+from dasha.envs.perception import Perception, Shot
+from dasha.envs.phases import ExposurePhase, LensPhase
+from dasha.envs.safety_nets import deployed
+from dasha.jsonio import to_jsonable
+from dasha.vision.metering import median_grey
+
+NETS = "+nets"
+"""Suffix of a classical method run with the deployed safety nets (as in the bench)."""
 
 
 @dataclass
 class TuneResult:
-    """Outcome of one tuning pass."""
+    """Outcome of one tuning pass (what ``dasha run`` prints and ``--json`` writes)."""
 
     exposure_us: float
     lens_v: float | None
     exposure_moves: int
     lens_moves: int
     seconds: float
-    step: Step
+    shot: Shot
     found: bool | None = None
     """Whether the detector finds the object on the final frame (None without a detector)."""
+    lens_setting: float | None = None
+    """The lens drive found, in :attr:`lens_unit` (None without a lens)."""
+    lens_unit: str | None = None
+    """``V``, ``mA`` or ``dpt``."""
+
+    @property
+    def step(self) -> Shot:
+        """The final frame (old name of :attr:`shot`)."""
+        return self.shot
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly: exposure (µs), lens setting and unit, moves, found, seconds, and the simulator's ``truth``
+        of the final frame (e.g. ``blur_px``) when the camera has it."""
+        truth = self.shot.frame.truth
+        return to_jsonable({
+            "exposure_us": self.exposure_us, "lens_setting": self.lens_setting, "lens_unit": self.lens_unit,
+            "lens_v": self.lens_v, "exposure_moves": self.exposure_moves, "lens_moves": self.lens_moves,
+            "moves": self.exposure_moves + self.lens_moves, "found": self.found, "seconds": self.seconds,
+            "truth": truth.as_dict() if truth is not None else None,
+        })  # fmt: skip
 
 
-class LiveTuner:
-    """Drives a camera with a joint (or exposure / focus) policy.
+def _lens_reading(camera: Camera) -> tuple[float | None, str | None, float | None]:
+    """``(setting, unit, volts or None)`` of the camera's lens now."""
+    lens = camera.lens
+    if lens is None:
+        return None, None, None
+    setting, unit = float(lens.setting), lens.unit
+    return setting, unit, setting if unit == "V" else None
 
-    With ``detector`` (``haar-face``, ``aruco``, …), the lens phase ends as soon as the detector finds an
-    object, as in the paper, and the safety net accepts the frames it finds one on; without, the lens agent
-    decides itself when the frame is in focus.
-    """
 
-    def __init__(self, camera: Camera, policy: Policy, detector: str | None = None) -> None:
-        if camera.lens is None and policy.task in ("joint", "focus"):
-            raise ValueError(f"a {policy.task} policy needs a camera with a lens")
-        self.camera = camera
-        self.policy = policy
-        self.task = CameraTask(policy.env_config(detector=detector or "estimated-focus"))
-        self.task.camera = camera  # type: ignore[assignment]  # observations come from this camera's frames
-        self.config = self.task.config
+class Tuner(ABC):
+    """Single-shot :meth:`tune` on a camera, and :meth:`continuous` re-tuning on drift."""
 
-    def _exposure(self, step: Step) -> tuple[Step, int]:
-        prev, moves, module = None, 0, "high_level" if self.policy.task == "joint" else "exposure"
-        for _ in range(self.config.exposure_horizon):
-            action = self.policy.act(module, self.task.exposure_observation(step, prev, moves))
-            if not self.task.apply_exposure(action):
-                break
-            moves += 1
-            prev, step = step, self.task.capture()
-        return step, moves
+    camera: Camera
+    perception: Perception
 
-    def found(self, step: Step) -> bool | None:
-        """Whether the detector finds an object on ``step`` (None without a detector)."""
-        if self.task.detector is None:
-            return None
-        return self.task.detection(step) is not None
+    @abstractmethod
+    def _run(self, start: Shot) -> tuple[int, int]:
+        """Tune from the frame ``start``; returns (exposure moves, lens moves)."""
 
-    def _done(self, step: Step) -> bool:
-        """With a detector: it finds the object on a frame that looks in focus (the lens phase is over)."""
-        return self.task.detector is not None and self.task.accepted(step)
-
-    def _focus(self, step: Step) -> tuple[Step, int, int]:
-        """The lens phase, then the deployed safety nets; returns (final step, lens moves, bracket frames)."""
-        prev, best, moves, history = None, step, 0, [step]
-        module = "low_level" if self.policy.task == "joint" else "focus"
-        if self._done(step):
-            return step, 0, 0
-        for _ in range(self.config.lens_horizon):
-            action = self.policy.act(module, self.task.focus_observation(step, prev, moves, best, history))
-            if not self.task.apply_lens(action):
-                break
-            moves += 1
-            prev, step = step, self.task.capture()
-            history.append(step)
-            if self._done(step):
-                return step, moves, 0
-            if self.task.better_focus(step, best):
-                best = step
-        bracket = EVAL_BRACKET_MOVES if self.policy.task == "joint" else 0
-        lens, exposure = safety_nets(self.task, history, EVAL_FALLBACK_MOVES, bracket)
-        extra = lens + exposure
-        return (extra[-1] if extra else step), moves + len(lens), len(exposure)
-
-    def tune(self) -> TuneResult:
-        """One single-shot pass: park the lens if it rests outside the agents' range, exposure agent, lens agent."""
-        if self.config.mode != "ours":
-            raise ValueError("live tuning needs an ours-mode policy (it decides itself when to stop)")
+    def tune(self, start: Shot | None = None) -> TuneResult:
+        """One single-shot pass from ``start`` (default: a new frame; a new episode of perception)."""
         t0 = time.monotonic()
-        e_moves, l_moves = 0, 0
-        homed = self.task.home_lens() if self.policy.task != "exposure" else None
-        step = homed if homed is not None else self.task.capture()
-        l_moves += homed is not None
-        if self.policy.task in ("joint", "exposure"):
-            step, e_moves = self._exposure(step)
-        if self.policy.task in ("joint", "focus"):
-            step, moves, bracket = self._focus(step)
-            l_moves, e_moves = l_moves + moves, e_moves + bracket
-        lens = self.camera.lens
-        return TuneResult(self.camera.exposure_us, lens.voltage if lens else None, e_moves, l_moves,
-                          time.monotonic() - t0, step, self.found(step))  # fmt: skip
+        if start is None:
+            self.perception.start_episode()
+            start = self.perception.capture()
+        e_moves, l_moves = self._run(start)
+        final = self.perception.shots[-1]
+        setting, unit, volts = _lens_reading(self.camera)
+        return TuneResult(self.camera.exposure_us, volts, e_moves, l_moves, time.monotonic() - t0, final,
+                          self.found(final), setting, unit)  # fmt: skip
+
+    def found(self, shot: Shot) -> bool | None:
+        """Whether the detector finds an object on ``shot`` (None without a detector)."""
+        if self.perception.detector is None:
+            return None
+        return self.perception.detection(shot) is not None
 
     def continuous(
         self, frames: int, drift_stops: float = 0.5, drift_blur: float = 0.25, patience: int = 3,
@@ -128,21 +123,118 @@ class LiveTuner:
         """
         result = self.tune()
         yield result
-        ref_grey = max(median_grey(result.step.frame.image), 1.0)
-        ref_blur = self.task.blur_feature(result.step)
+        ref_grey = max(median_grey(result.shot.frame.image), 1.0)
+        ref_blur = self.perception.blur_feature(result.shot)
         drifted = 0
         for _ in range(frames):
-            step = self.task.capture()
-            grey = max(median_grey(step.frame.image), 1.0)
+            shot = self.perception.capture()
+            grey = max(median_grey(shot.frame.image), 1.0)
             moved = (
-                abs(math.log2(grey / ref_grey)) > drift_stops or self.task.blur_feature(step) - ref_blur > drift_blur
+                abs(math.log2(grey / ref_grey)) > drift_stops
+                or self.perception.blur_feature(shot) - ref_blur > drift_blur
             )
             drifted = drifted + 1 if moved else 0
             if drifted >= patience:
                 if on_event is not None:
-                    on_event("retrigger", step)
+                    on_event("retrigger", shot)
                 result = self.tune()
                 yield result
-                ref_grey = max(median_grey(result.step.frame.image), 1.0)
-                ref_blur = self.task.blur_feature(result.step)
+                ref_grey = max(median_grey(result.shot.frame.image), 1.0)
+                ref_blur = self.perception.blur_feature(result.shot)
                 drifted = 0
+
+
+class LiveTuner(Tuner):
+    """Drives a camera with a joint (or exposure / focus) policy, as deployed (see the module docstring).
+
+    With ``detector`` (``haar-face``, ``aruco``, …) the lens phase ends as soon as the detector finds the object on a
+    frame that passes the focus test, and the nets accept only such frames; without, the lens agent decides itself
+    when the frame is in focus (and the net accepts on the blur estimate alone).
+    """
+
+    def __init__(self, camera: Camera, policy: Policy, detector: str | None = None) -> None:
+        if camera.lens is None and policy.task in ("joint", "focus"):
+            raise SpecError(f"a {policy.task} policy needs a camera with a lens")
+        if policy.env_config().mode != "ours":
+            raise SpecError("live tuning needs an ours-mode policy (it decides itself when to stop)")
+        self.camera = camera
+        self.policy = policy
+        config = deployed(policy.env_config(detector=detector or "estimated-focus"), policy.task)
+        self.perception = Perception(config, camera)
+        self.config: EnvConfig = config
+
+    def _run(self, start: Shot) -> tuple[int, int]:
+        task, shot, e_moves, l_moves = self.policy.task, start, 0, 0
+        if task in ("joint", "exposure"):
+            high = ExposurePhase(self.perception)
+            high.start(shot)
+            module = HIGH_MODULE if task == "joint" else "exposure"
+            while not high.done and high.act(self.policy.act(module, high.observation())):
+                pass
+            shot, e_moves = high.shot, high.moves  # type: ignore[assignment]
+        if task in ("joint", "focus"):
+            low = LensPhase(self.perception, early_stop=True)
+            module = LOW_MODULE if task == "joint" else "focus"
+            if not low.start(shot):
+                while not low.done:
+                    low.act(self.policy.act(module, low.observation()))
+            l_moves, e_moves = low.moves, e_moves + low.bracket
+        return e_moves, l_moves
+
+
+class ClassicalTuner(Tuner):
+    """Drives a camera with a classical method by name (see the module docstring): an AE baseline
+    (``mean_luminance``, …), an AF baseline (``brent``, …) or ``dfd``, or ``AE+AF``; a ``+nets`` suffix adds the
+    deployed safety nets after the lens phase. With ``detector`` the lens search ends when it finds the object in
+    focus, as in the bench's joint pipelines."""
+
+    def __init__(self, camera: Camera, method: str, detector: str | None = None,
+                 config: EnvConfig | None = None) -> None:  # fmt: skip
+        name, nets = (method[: -len(NETS)], True) if method.endswith(NETS) else (method, False)
+        if "+" in name:
+            ae, _, af = name.partition("+")
+        else:
+            ae, af = (name, "") if name in EXPOSURE_METHODS else ("", name)
+        if (ae and ae not in EXPOSURE_METHODS) or (af and af not in FOCUS_METHODS) or not (ae or af):
+            raise SpecError(f"unknown method {method!r}: an AE method ({', '.join(EXPOSURE_METHODS)}), an AF method "
+                            f"({', '.join(FOCUS_METHODS)}), AE+AF, each optionally with {NETS}")  # fmt: skip
+        if af and camera.lens is None:
+            raise SpecError(f"method {af!r} needs a camera with a lens")
+        self.camera, self.method, self.ae, self.af, self.nets = camera, method, ae, af, nets
+        base = (config or EnvConfig()).replace(detector=detector or "estimated-focus")
+        self.config = deployed(base, "joint" if ae and af else "focus")
+        self.perception = Perception(self.config, camera)
+
+    def _run(self, start: Shot) -> tuple[int, int]:
+        perception, e_moves, l_moves = self.perception, 0, 0
+        shot = start
+        if self.ae:
+            shots, _ = exposure_method(perception, self.ae, shot)
+            e_moves, shot = len(shots), perception.shots[-1]
+        if self.af:
+            done = perception.found if perception.detector is not None else None
+            shots, _ = focus_method(perception, self.af, shot, done)
+            l_moves = len(shots)
+            if self.nets:
+                before = len(perception.shots)
+                exposure_before = perception.camera.exposure_us
+                extra = classical_nets(perception, [shot, *shots], done, self.config.bracket_moves)
+                bracket = sum(1 for s in extra if s.frame.exposure_us != exposure_before)
+                l_moves += len(extra) - bracket
+                e_moves += bracket
+                assert len(perception.shots) == before + len(extra)
+        return e_moves, l_moves
+
+
+def make_tuner(camera: Camera, policy: Policy | None = None, method: str | None = None,
+               detector: str | None = None) -> Tuner:  # fmt: skip
+    """A :class:`LiveTuner` for ``policy`` or a :class:`ClassicalTuner` for ``method`` (exactly one of them)."""
+    if (policy is None) == (method is None):
+        raise SpecError("give a policy or a method, not both")
+    if method is not None:
+        return ClassicalTuner(camera, method, detector)
+    assert policy is not None
+    return LiveTuner(camera, policy, detector)
+
+
+__all__ = ["NETS", "ClassicalTuner", "LiveTuner", "TuneResult", "Tuner", "make_tuner"]

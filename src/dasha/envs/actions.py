@@ -1,0 +1,115 @@
+"""Action decoders: an agent's action → the setting to command, clamped to **the driven device's** limits.
+
+========================  ====================================================================================
+paper exposure            ``Discrete(148)``: index into the paper's exposure table (µs)
+paper lens                ``MultiDiscrete([47, 100])``: (coarse, fine) → ``24 + coarse + fine/100`` V
+ours exposure             ``Discrete(33)``: 0 = stop (hand over); k = 1…32 multiplies the exposure by 2^s,
+                          s ∈ ±{⅓, ⅔, …, 3, 4, 5, …, 10} stops
+ours lens                 ``Discrete(41)``: 0 = stop; k = 1…40 moves the lens by ±δ, δ ∈ 20 geometric steps
+                          0.04–12 V
+========================  ====================================================================================
+
+Every decoded exposure lies inside the camera's ``exposure_limits`` (and, for our relative moves, inside
+:data:`OURS_EXPOSURE_RANGE_US`); every decoded lens drive inside the lens's ``limits``: a camera stopping at 1 s or a
+lens narrower than 24–70 V never receives an out-of-range command from an agent. ``decode`` returns None for our
+stop action (nothing to command).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from dasha.camera import EXPOSURE_TABLE_US
+from dasha.camera.base import Camera, Lens
+
+EXPOSURE_TABLE = np.asarray(EXPOSURE_TABLE_US, dtype=np.float64)
+_FINE_STOPS = np.arange(1, 10) / 3.0  # ⅓ … 3 stops
+_COARSE_STOPS = np.arange(4.0, 11.0)  # 4 … 10 stops
+EXPOSURE_STOPS = np.concatenate([-np.concatenate([_FINE_STOPS, _COARSE_STOPS])[::-1], _FINE_STOPS, _COARSE_STOPS])
+"""Our relative exposure moves (stops; ×2^s): ⅓-stop steps up to ±3 stops, whole stops from ±4 to ±10, so one
+move can cross the whole exposure range once the frame is not clipped."""
+LENS_STEPS_V = np.geomspace(0.04, 12.0, 20)
+"""Magnitudes of our relative lens moves (V)."""
+LENS_MOVES_V = np.concatenate([-LENS_STEPS_V[::-1], LENS_STEPS_V])
+"""Our signed relative lens moves (V), action k = 1…40 ↦ LENS_MOVES_V[k − 1]."""
+PAPER_LENS_BASE_V = 24.0
+"""The paper's absolute lens action starts at the Varioptic lens's lowest drive (V)."""
+PAPER_LENS_NVEC = (47, 100)
+OURS_EXPOSURE_RANGE_US = (24.0, 4_500_000.0)
+"""Our exposure moves span the CMV2000's range (from 24 µs) up to the paper's longest exposure (4.5 s), within what
+the driven camera allows."""
+STOP = 0
+
+
+def _index(action: Any) -> int:
+    return int(np.asarray(action).ravel()[0])
+
+
+def exposure_range_us(camera: Camera) -> tuple[float, float]:
+    """The exposures (µs) our relative moves, the AE baselines and the bracket may command on ``camera``."""
+    lim = camera.exposure_limits
+    return max(OURS_EXPOSURE_RANGE_US[0], lim.low), min(OURS_EXPOSURE_RANGE_US[1], lim.high)
+
+
+def paper_lens_voltage(action: Any) -> float:
+    """The paper's absolute lens action (coarse, fine) → voltage (V), before the lens's limits: 24 + coarse + fine/100
+    (the authors clip at 70 V, the Varioptic lens's top)."""
+    coarse, fine = (int(x) for x in np.asarray(action).ravel()[:2])
+    return min(PAPER_LENS_BASE_V + coarse + fine / 100.0, 70.0)
+
+
+class ExposureActions:
+    """Exposure action space and decoder of a mode (``paper`` or ``ours``)."""
+
+    def __init__(self, mode: str) -> None:
+        self.paper = mode == "paper"
+        self.space: gym.spaces.Space = gym.spaces.Discrete(
+            len(EXPOSURE_TABLE) if self.paper else 1 + len(EXPOSURE_STOPS)
+        )
+
+    def decode(self, action: Any, camera: Camera) -> float | None:
+        """The exposure (µs) ``action`` commands on ``camera`` (within its limits), or None for our stop."""
+        a = _index(action)
+        if self.paper:
+            return camera.exposure_limits.clip(float(EXPOSURE_TABLE[a]))
+        if a == STOP:
+            return None
+        lo, hi = exposure_range_us(camera)
+        return float(min(max(camera.exposure_us * 2.0 ** EXPOSURE_STOPS[a - 1], lo), hi))
+
+
+class LensActions:
+    """Lens action space and decoder of a mode (``paper`` or ``ours``); volt lenses (the policies' unit)."""
+
+    def __init__(self, mode: str) -> None:
+        self.paper = mode == "paper"
+        self.space: gym.spaces.Space = (
+            gym.spaces.MultiDiscrete(PAPER_LENS_NVEC) if self.paper else gym.spaces.Discrete(1 + len(LENS_MOVES_V))
+        )
+
+    def decode(self, action: Any, lens: Lens) -> float | None:
+        """The drive (V) ``action`` commands on ``lens`` (within its limits), or None for our stop."""
+        if self.paper:
+            return lens.limits.clip(paper_lens_voltage(action))
+        a = _index(action)
+        if a == STOP:
+            return None
+        return lens.limits.clip(lens.voltage + float(LENS_MOVES_V[a - 1]))
+
+
+__all__ = [
+    "EXPOSURE_STOPS",
+    "EXPOSURE_TABLE",
+    "LENS_MOVES_V",
+    "LENS_STEPS_V",
+    "OURS_EXPOSURE_RANGE_US",
+    "PAPER_LENS_NVEC",
+    "STOP",
+    "ExposureActions",
+    "LensActions",
+    "exposure_range_us",
+    "paper_lens_voltage",
+]
