@@ -72,7 +72,9 @@ def test_the_readme_python_snippet_runs_outside_the_checkout(tmp_path: Path) -> 
     assert float(exposure_us) > 0 and 24.0 <= float(lens_v) <= 70.0 and found in ("True", "False")
 
 
-@pytest.mark.parametrize("package", ["dasha", "dasha.camera", "dasha.camera.sim", "dasha.vision", "dasha.envs"])
+@pytest.mark.parametrize(
+    "package", ["dasha", "dasha.camera", "dasha.camera.sim", "dasha.vision", "dasha.envs", "dasha.bench.suites"]
+)
 def test_every_exported_name_exists(package: str) -> None:
     import importlib
 
