@@ -159,7 +159,7 @@ def test_init_from_starts_the_joint_modules_from_single_agent_policies(tmp_path:
     from dasha.agents.export import random_policy
     from dasha.agents.rllib import RunSpec, build_config
     from dasha.agents.train import _load_module_weights, _warm_start_weights
-    from dasha.camera import SpecError
+    from dasha.camera import ConfigError
     from dasha.envs import EnvConfig
 
     spec = RunSpec.build("joint", "paper", {"env": {"size": 96}}, detector="in-focus")
@@ -177,7 +177,7 @@ def test_init_from_starts_the_joint_modules_from_single_agent_policies(tmp_path:
             assert np.allclose(np.asarray(got["low_level"][f"net.{key}"]), value.numpy())
     finally:
         algo.stop()
-    with pytest.raises(SpecError, match="hiddens"):
+    with pytest.raises(ConfigError, match="hiddens"):
         _warm_start_weights(spec, [random_policy("focus", env, tmp_path / "small", hiddens=(8,))], None)
-    with pytest.raises(SpecError, match="mode"):
+    with pytest.raises(ConfigError, match="mode"):
         _warm_start_weights(spec, [random_policy("focus", EnvConfig(size=96), tmp_path / "ours")], None)

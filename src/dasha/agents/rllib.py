@@ -32,7 +32,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from dasha.camera.errors import SpecError
+from dasha.camera.errors import ConfigError
 from dasha.envs.config import TRAIN_FACE_SCENES, EnvConfig, domain_changes
 from dasha.jsonio import to_jsonable
 
@@ -131,18 +131,18 @@ class RunSpec:
         defaults, the TOML ``[env]`` table, then ``scenes`` / ``backgrounds`` / ``detector`` from the command line.
         """
         if task not in TASKS:
-            raise SpecError(f"unknown task {task!r} (choose from: {', '.join(TASKS)})")
+            raise ConfigError(f"unknown task {task!r} (choose from: {', '.join(TASKS)})")
         if preset not in PRESETS:
-            raise SpecError(f"unknown preset {preset!r} (choose from: {', '.join(PRESETS)})")
+            raise ConfigError(f"unknown preset {preset!r} (choose from: {', '.join(PRESETS)})")
         overrides = dict(overrides or {})
         unknown = sorted(set(overrides) - {"ppo", "env"})
         if unknown:
-            raise SpecError(f"unknown config section(s) {unknown}; use [ppo] and [env]")
+            raise ConfigError(f"unknown config section(s) {unknown}; use [ppo] and [env]")
         ppo_kw = dict(overrides.get("ppo", {}))
         known = {f.name for f in dataclasses.fields(PPOSettings)}
         bad = sorted(set(ppo_kw) - known)
         if bad:
-            raise SpecError(f"unknown [ppo] key(s) {bad} (known: {sorted(known)})")
+            raise ConfigError(f"unknown [ppo] key(s) {bad} (known: {sorted(known)})")
         if "hiddens" in ppo_kw:
             ppo_kw["hiddens"] = tuple(int(h) for h in ppo_kw["hiddens"])
         ppo = dataclasses.replace(PRESET_SETTINGS[preset], **ppo_kw)
@@ -167,7 +167,7 @@ class RunSpec:
             env_kw["detector"] = detector
         env = EnvConfig.from_dict(env_kw)
         if num_env_runners < 0:
-            raise SpecError(f"--num-env-runners must be ≥ 0, got {num_env_runners}")
+            raise ConfigError(f"--num-env-runners must be ≥ 0, got {num_env_runners}")
         return cls(task, preset, ppo, env, seed, num_env_runners)
 
     def to_dict(self) -> dict[str, Any]:
@@ -186,17 +186,17 @@ class RunSpec:
 
 def _check_ppo(p: PPOSettings) -> None:
     if not (0 < p.lr < 1):
-        raise SpecError(f"[ppo] lr must be in (0, 1), got {p.lr}")
+        raise ConfigError(f"[ppo] lr must be in (0, 1), got {p.lr}")
     if not (0 <= p.gamma_high <= 1 and 0 <= p.gamma_low <= 1 and 0 <= p.lambda_ <= 1):
-        raise SpecError("[ppo] gamma_high, gamma_low and lambda_ must be in [0, 1]")
+        raise ConfigError("[ppo] gamma_high, gamma_low and lambda_ must be in [0, 1]")
     if p.train_batch_size < 16 or p.minibatch_size < 1 or p.minibatch_size > p.train_batch_size:
-        raise SpecError("[ppo] need train_batch_size ≥ 16 and 1 ≤ minibatch_size ≤ train_batch_size")
+        raise ConfigError("[ppo] need train_batch_size ≥ 16 and 1 ≤ minibatch_size ≤ train_batch_size")
     if p.entropy_coeff_low is not None and p.entropy_coeff_low < 0:
-        raise SpecError(f"[ppo] entropy_coeff_low must be ≥ 0, got {p.entropy_coeff_low}")
+        raise ConfigError(f"[ppo] entropy_coeff_low must be ≥ 0, got {p.entropy_coeff_low}")
     if p.anneal_steps < 0:
-        raise SpecError(f"[ppo] anneal_steps must be ≥ 0, got {p.anneal_steps}")
+        raise ConfigError(f"[ppo] anneal_steps must be ≥ 0, got {p.anneal_steps}")
     if not p.hiddens or any(h < 1 for h in p.hiddens):
-        raise SpecError("[ppo] hiddens must be a non-empty list of positive widths")
+        raise ConfigError("[ppo] hiddens must be a non-empty list of positive widths")
 
 
 def env_creator(task: str) -> Any:

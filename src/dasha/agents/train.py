@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from dasha.agents.rllib import RunSpec, build_config, init_ray
-from dasha.camera.errors import SpecError
+from dasha.camera.errors import ConfigError
 from dasha.jsonio import dumps
 
 
@@ -84,20 +84,20 @@ def import_object(path: str) -> Any:
 
     module, _, name = path.partition(":")
     if not module.startswith("dasha."):
-        raise SpecError(f"refusing to import {path!r}: only dasha classes can be named in a run or policy file")
+        raise ConfigError(f"refusing to import {path!r}: only dasha classes can be named in a run or policy file")
     return getattr(importlib.import_module(module), name)
 
 
 def load_toml(path: Path | None) -> dict[str, Any]:
-    """Read a TOML override file; SpecError on a missing or malformed file."""
+    """Read a TOML override file; ConfigError on a missing or malformed file."""
     if path is None:
         return {}
     try:
         return tomllib.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise SpecError(f"config file {str(path)!r} not found") from None
+        raise ConfigError(f"config file {str(path)!r} not found") from None
     except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
@@ -174,10 +174,10 @@ def train(
     if opts.resume is not None:
         run_dir = Path(opts.resume)
         if not (run_dir / "run.json").is_file():
-            raise SpecError(f"--resume {str(run_dir)!r} is not a dasha training run (no run.json)")
+            raise ConfigError(f"--resume {str(run_dir)!r} is not a dasha training run (no run.json)")
         saved = json.loads((run_dir / "run.json").read_text())
         if saved["task"] != opts.task:
-            raise SpecError(f"--resume run trained task {saved['task']!r}, not {opts.task!r}")
+            raise ConfigError(f"--resume run trained task {saved['task']!r}, not {opts.task!r}")
         spec = RunSpec.build(saved["task"], saved["preset"], saved.get("overrides"), saved["seed"],
                              opts.num_env_runners, saved.get("detector"), saved.get("domain", "wide"),
                              saved.get("scenes_arg"), saved.get("backgrounds_arg"))  # fmt: skip
@@ -192,7 +192,7 @@ def train(
                              opts.domain, opts.scenes, opts.backgrounds)  # fmt: skip
         run_dir = Path(opts.out) if opts.out else Path("runs/train") / f"{opts.task}-{opts.preset}-s{opts.seed}"
         if (run_dir / "run.json").exists():
-            raise SpecError(f"{str(run_dir)!r} already holds a run; use --resume {run_dir} or another --out")
+            raise ConfigError(f"{str(run_dir)!r} already holds a run; use --resume {run_dir} or another --out")
         run_dir.mkdir(parents=True, exist_ok=True)
         record = {**spec.to_dict(), "overrides": overrides, "detector": opts.detector, "domain": opts.domain,
                   "scenes_arg": opts.scenes, "backgrounds_arg": opts.backgrounds,
@@ -266,7 +266,7 @@ _WARM_MODULES = {
 
 def _warm_start_weights(spec: RunSpec, paths: list[Path], env_class: type | None) -> dict[str, dict[str, Any]]:
     """The ``state_dict`` each RLlib module starts from (``TrainOptions.init_from``), checked against the run's
-    spaces; SpecError for a policy of another task, mode or layout."""
+    spaces; ConfigError for a policy of another task, mode or layout."""
     if not paths:
         return {}
     import numpy as np
@@ -287,17 +287,17 @@ def _warm_start_weights(spec: RunSpec, paths: list[Path], env_class: type | None
     for path in paths:
         policy = Policy.load(path)
         if policy.meta.get("mode") != spec.env.mode:
-            raise SpecError(f"--init-from {str(path)!r} is a {policy.meta.get('mode')!r}-mode policy; this run is "
+            raise ConfigError(f"--init-from {str(path)!r} is a {policy.meta.get('mode')!r}-mode policy; this run is "
                             f"{spec.env.mode!r}")  # fmt: skip
         for name, net in policy.nets.items():
             target = _WARM_MODULES.get(spec.task, {}).get((policy.task, name))
             if target is None:
-                raise SpecError(f"--init-from {str(path)!r}: a {policy.task} policy cannot start a {spec.task} run")
+                raise ConfigError(f"--init-from {str(path)!r}: a {policy.task} policy cannot start a {spec.task} run")
             obs_space, act_space = spaces[target]
             m = policy.meta["modules"][name]
             want = (int(np.prod(obs_space.shape)), action_nvec(act_space), list(spec.ppo.hiddens), spec.ppo.activation)
             if (m["obs_dim"], m["nvec"], m["hiddens"], m["activation"]) != want:
-                raise SpecError(
+                raise ConfigError(
                     f"--init-from {str(path)!r}: module {name!r} has observations {m['obs_dim']}, actions "
                     f"{m['nvec']}, hiddens {m['hiddens']}; this run's {target!r} needs {want[:3]}"
                 )
