@@ -164,8 +164,7 @@ def _cached() -> bool:
 
 
 def test_encoder_weights_reach_the_task_and_a_missing_file_is_a_one_line_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from dasha.camera import SpecError
-    from dasha.camera import make_camera
+    from dasha.camera import SpecError, make_camera
     from dasha.envs.perception import Perception
 
     cam = make_camera("sim:size=96")

@@ -9,9 +9,9 @@ from collections.abc import Callable
 import pytest
 
 from dasha.camera.base import Frame
+from dasha.envs.actions import OURS_EXPOSURE_RANGE_US
 from dasha.envs.exposure_bracket import BRACKET_STOPS, EVAL_BRACKET_MOVES, exposure_bracket
 from dasha.envs.hierarchical_rllib import HierarchicalCameraEnv
-from dasha.envs.actions import OURS_EXPOSURE_RANGE_US
 from dasha.envs.perception import Perception, Shot
 
 BASE_US = 20_000.0
@@ -52,7 +52,7 @@ def test_bracket_stops_at_the_first_detecting_exposure(monkeypatch: pytest.Monke
     taken = exposure_bracket(env.perception, 3)
     assert [s.frame.exposure_us for s in taken] == pytest.approx([BASE_US * 2**0.5], rel=1e-4)
     assert all(s.frame.truth is None for s in taken)  # decided on the detector's verdict alone
-    assert env.world.camera.exposure_us == pytest.approx(BASE_US * 2**0.5, rel=1e-4)  # left where the detector succeeded
+    assert env.world.camera.exposure_us == pytest.approx(BASE_US * 2**0.5, rel=1e-4)  # left where it detected
 
     env = _env(BASE_US * 1.8, 3, monkeypatch)  # needs a whole stop: +½, −½, +1
     taken = exposure_bracket(env.perception, 3)

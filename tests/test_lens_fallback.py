@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from dasha.camera.base import Frame
+from dasha.envs.actions import LENS_MOVES_V, LENS_STEPS_V
 from dasha.envs.focus import FocusEnv
 from dasha.envs.lens_fallback import ACCEPT_BLUR_PX, PROBE_V, TOL_V, lens_fallback, next_probe
-from dasha.envs.actions import LENS_MOVES_V, LENS_STEPS_V
 
 
 def test_next_probe_brackets_then_fits_the_peak() -> None:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 import dasha
+from dasha.envs.hierarchical import HIGH_MODULE, LOW_MODULE, module_spaces
 from dasha.jsonio import dumps
 
 POLICY_FORMAT = 1
@@ -29,7 +30,7 @@ POLICY_FORMAT = 1
 def module_ids(task: str) -> dict[str, str]:
     """Policy module name → RLlib module id, per task."""
     if task == "joint":
-        return {"high_level": "high_level", "low_level": "low_level"}
+        return {HIGH_MODULE: HIGH_MODULE, LOW_MODULE: LOW_MODULE}
     return {task: "default_policy"}
 
 
@@ -54,12 +55,9 @@ def export_policy(
 
     env = (env_class or env_creator(spec.task))(spec.env)
     modules: dict[str, Any] = {}
+    spaces = module_spaces(env, spec.task)
     for name, mid in module_ids(spec.task).items():
-        if spec.task == "joint":
-            agent = "high" if name == "high_level" else env.low_ids[0]
-            obs_space, act_space = env.observation_spaces[agent], env.action_spaces[agent]
-        else:
-            obs_space, act_space = env.observation_space, env.action_space
+        obs_space, act_space = spaces[name]
         weights = {k.removeprefix("net."): torch.as_tensor(np.asarray(v)) for k, v in state[mid].items()}
         torch.save(weights, out / f"{name}.pt.tmp")
         os.replace(out / f"{name}.pt.tmp", out / f"{name}.pt")
@@ -113,12 +111,7 @@ def random_policy(
     out.mkdir(parents=True, exist_ok=True)
     instance = (env_class or env_creator(task))(env)
     modules: dict[str, Any] = {}
-    for name in module_ids(task):
-        if task == "joint":
-            agent = "high" if name == "high_level" else instance.low_ids[0]
-            obs_space, act_space = instance.observation_spaces[agent], instance.action_spaces[agent]
-        else:
-            obs_space, act_space = instance.observation_space, instance.action_space
+    for name, (obs_space, act_space) in module_spaces(instance, task).items():
         net = ActorCritic(int(np.prod(obs_space.shape)), action_nvec(act_space), hiddens)
         torch.save(net.state_dict(), out / f"{name}.pt")
         modules[name] = {"file": f"{name}.pt", "obs_dim": int(np.prod(obs_space.shape)),

@@ -102,14 +102,9 @@ class Policy:
     def check_env(self, env: Any) -> None:
         """ConfigError unless ``env``'s observation and action spaces match what the policy was trained on."""
         from dasha.agents.nets import action_nvec
+        from dasha.envs.hierarchical import module_spaces
 
-        if self.task == "joint":
-            low = env.low_ids[0]
-            pairs = {"high_level": (env.observation_spaces["high"], env.action_spaces["high"]),
-                     "low_level": (env.observation_spaces[low], env.action_spaces[low])}  # fmt: skip
-        else:
-            pairs = {self.task: (env.observation_space, env.action_space)}
-        for name, (obs_space, act_space) in pairs.items():
+        for name, (obs_space, act_space) in module_spaces(env, self.task).items():
             m = self.meta["modules"][name]
             got = (int(np.prod(obs_space.shape)), action_nvec(act_space))
             if got != (int(m["obs_dim"]), list(m["nvec"])):

@@ -257,20 +257,20 @@ def build_config(spec: RunSpec, env_class: Any = None) -> Any:
         .reporting(metrics_num_episodes_for_smoothing=100)
     )
     if spec.task == "joint":
-        from dasha.envs.hierarchical import policy_mapping_fn
+        from dasha.envs.hierarchical import HIGH_MODULE, LOW_MODULE, policy_mapping_fn
 
         cfg = (
-            cfg.multi_agent(policies={"high_level", "low_level"}, policy_mapping_fn=policy_mapping_fn)
+            cfg.multi_agent(policies={HIGH_MODULE, LOW_MODULE}, policy_mapping_fn=policy_mapping_fn)
             .rl_module(
                 rl_module_spec=MultiRLModuleSpec(
                     rl_module_specs={
-                        "high_level": RLModuleSpec(module_class=DashaPPOModule, model_config=model_config),
-                        "low_level": RLModuleSpec(module_class=DashaPPOModule, model_config=model_config),
+                        HIGH_MODULE: RLModuleSpec(module_class=DashaPPOModule, model_config=model_config),
+                        LOW_MODULE: RLModuleSpec(module_class=DashaPPOModule, model_config=model_config),
                     }
                 ),
                 algorithm_config_overrides_per_module={
-                    "high_level": PPOConfig.overrides(gamma=p.gamma_high),
-                    "low_level": PPOConfig.overrides(gamma=p.gamma_low, **_lens_overrides(p)),
+                    HIGH_MODULE: PPOConfig.overrides(gamma=p.gamma_high),
+                    LOW_MODULE: PPOConfig.overrides(gamma=p.gamma_low, **_lens_overrides(p)),
                 },
             )
             .learners(learner_class=HierPPOTorchLearner)

@@ -28,6 +28,7 @@ from typing import Any
 
 from dasha.agents.rllib import RunSpec, build_config, init_ray
 from dasha.camera.errors import ConfigError
+from dasha.envs.hierarchical import HIGH_MODULE, LOW_MODULE
 from dasha.jsonio import dumps
 
 
@@ -257,8 +258,8 @@ def train(
 
 #: Which module of a policy starts which RLlib module: (policy task, its module) → module id, per trained task.
 _WARM_MODULES = {
-    "joint": {("exposure", "exposure"): "high_level", ("focus", "focus"): "low_level",
-              ("joint", "high_level"): "high_level", ("joint", "low_level"): "low_level"},
+    "joint": {("exposure", "exposure"): HIGH_MODULE, ("focus", "focus"): LOW_MODULE,
+              ("joint", HIGH_MODULE): HIGH_MODULE, ("joint", LOW_MODULE): LOW_MODULE},
     "exposure": {("exposure", "exposure"): "default_policy"},
     "focus": {("focus", "focus"): "default_policy"},
 }  # fmt: skip
@@ -271,18 +272,15 @@ def _warm_start_weights(spec: RunSpec, paths: list[Path], env_class: type | None
         return {}
     import numpy as np
 
+    from dasha.agents.export import module_ids
     from dasha.agents.module import action_nvec
     from dasha.agents.policy import Policy
     from dasha.agents.rllib import env_creator
+    from dasha.envs.hierarchical import module_spaces
 
     env = (env_class or env_creator(spec.task))(spec.env)
-    if spec.task == "joint":
-        spaces = {
-            "high_level": (env.observation_spaces["high"], env.action_spaces["high"]),
-            "low_level": (env.observation_spaces[env.low_ids[0]], env.action_spaces[env.low_ids[0]]),
-        }
-    else:
-        spaces = {"default_policy": (env.observation_space, env.action_space)}
+    ids = module_ids(spec.task)  # module name → RLlib module id
+    spaces = {ids[name]: pair for name, pair in module_spaces(env, spec.task).items()}
     out: dict[str, dict[str, Any]] = {}
     for path in paths:
         policy = Policy.load(path)

@@ -86,6 +86,17 @@ def module_of(agent_id: str) -> str:
     return HIGH_MODULE if agent_id == HIGH else LOW_MODULE
 
 
+def module_spaces(env: Any, task: str) -> dict[str, tuple[Any, Any]]:
+    """The policy modules of ``task`` and the (observation, action) spaces each acts in, read from ``env``: the
+    joint task's ``high_level`` (agent ``high``) and ``low_level`` (every ``low_k``, all alike); a single-agent
+    task's one module, named after the task."""
+    if task == "joint":
+        low = low_id(0)
+        return {HIGH_MODULE: (env.observation_spaces[HIGH], env.action_spaces[HIGH]),
+                LOW_MODULE: (env.observation_spaces[low], env.action_spaces[low])}  # fmt: skip
+    return {task: (env.observation_space, env.action_space)}
+
+
 def policy_mapping_fn(agent_id: str, *args: Any, **kwargs: Any) -> str:
     """RLlib policy mapping (:func:`module_of`)."""
     return module_of(agent_id)

@@ -146,7 +146,7 @@ class SimWorld:
 
     # -- oracles (simulator knowledge: scoring and the upper bound only) -----------------------------------
     def oracle_exposure_us(self) -> float:
-        """Exposure (µs) that puts the median grey of the sharp, noise-free render at 100 (:func:`oracle_exposure_us`)."""
+        """Exposure (µs) putting the median grey of the sharp, noise-free render at 100 (:func:`oracle_exposure_us`)."""
         return oracle_exposure_us(self.camera)
 
     def in_focus_voltage(self) -> float:
