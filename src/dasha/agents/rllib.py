@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from dasha.camera.errors import ConfigError
-from dasha.envs.config import TRAIN_FACE_SCENES, EnvConfig, domain_changes
+from dasha.envs.config import EnvConfig, domain_changes, joint_training_scenes
 from dasha.jsonio import to_jsonable
 
 Task = Literal["exposure", "focus", "joint"]
@@ -155,9 +155,6 @@ class RunSpec:
             env_kw["detector"] = "in-focus"
         if task == "joint" and PRESET_MODES[preset] == "ours":
             env_kw["detector"] = "in-focus"  # cheap ground-truth training signal; eval uses a real detector
-        if task == "joint" and PRESET_MODES[preset] == "paper":
-            # the paper trained on one scene; haar-face needs a face; astronaut is the joint suite's evaluation photo
-            env_kw["scenes"] = TRAIN_FACE_SCENES
         env_kw.update(overrides.get("env", {}))
         if scenes:
             env_kw["scenes"] = tuple(scenes)
@@ -165,6 +162,8 @@ class RunSpec:
             env_kw["backgrounds"] = tuple(backgrounds)
         if detector is not None:
             env_kw["detector"] = detector
+        if task == "joint" and "scenes" not in env_kw:  # the paper trained on one scene; a detector needs a face
+            env_kw["scenes"] = joint_training_scenes(str(env_kw.get("detector", EnvConfig().detector)))
         env = EnvConfig.from_dict(env_kw)
         if num_env_runners < 0:
             raise ConfigError(f"--num-env-runners must be ≥ 0, got {num_env_runners}")

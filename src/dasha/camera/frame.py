@@ -5,13 +5,13 @@ Units: exposure in µs, lens drive in its own unit (V, mA or dpt; :data:`LENS_UN
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from dasha.camera.errors import InvalidFrameError
+from dasha.jsonio import to_jsonable
 
 __all__ = ["LENS_UNITS", "Frame", "Truth", "validate_image"]
 
@@ -46,14 +46,8 @@ class Truth:
     mean_electrons: float
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly dict (``inf`` and NaN become strings)."""
-        out: dict[str, Any] = {}
-        for name in self.__dataclass_fields__:
-            value = getattr(self, name)
-            if isinstance(value, float) and not math.isfinite(value):
-                value = str(value)
-            out[name] = list(value) if isinstance(value, tuple) else value
-        return out
+        """JSON-friendly dict (:func:`dasha.jsonio.to_jsonable`: ``inf`` and NaN become strings)."""
+        return to_jsonable({name: getattr(self, name) for name in self.__dataclass_fields__})
 
 
 @dataclass(frozen=True, slots=True)

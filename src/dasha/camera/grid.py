@@ -24,6 +24,7 @@ import numpy as np
 
 from dasha.camera.base import Camera
 from dasha.camera.errors import SpecError
+from dasha.jsonio import dumps
 
 
 @dataclass
@@ -50,7 +51,7 @@ class Grid:
                 exposure_us=self.exposure_us,
                 lens_v=self.lens_v,
                 captured=self.captured,
-                meta=np.array(json.dumps(self.meta)),
+                meta=np.array(dumps(self.meta, indent=None)),
             )
             os.replace(tmp, path)
         finally:

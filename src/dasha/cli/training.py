@@ -146,7 +146,7 @@ def _print_results(task: str, summary: dict[str, Any], results: list[Any], limit
 
 
 def _write_json(path: Path, task: str, episodes: int, seed: int, cfg: Any, summary: dict, results: list) -> None:
-    import json
+    from dasha.jsonio import write_json
 
     doc = {
         "suite": task,
@@ -158,7 +158,7 @@ def _write_json(path: Path, task: str, episodes: int, seed: int, cfg: Any, summa
         "per_episode": [r.as_dict() for r in results],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=2))
+    write_json(path, doc)
     typer.echo(f"wrote {path}")
 
 
@@ -171,11 +171,10 @@ def demo(
     detector: Annotated[str | None, typer.Option(help="detector defining success")] = None,
 ) -> None:
     """The main job, offline: the shipped joint policy sets exposure and focus on held-out simulator scenes."""
-    import json
-
     from dasha.agents.evaluate import before_after, eval_config
     from dasha.agents.policy import Policy, shipped_policy
     from dasha.demo import simulator_demo
+    from dasha.jsonio import write_json
 
     path = policy_dir or shipped_policy("joint")
     policy = Policy.load(path)
@@ -198,7 +197,7 @@ def demo(
         "methods": {"dasha": summary},
         "per_episode": [r.as_dict() for r in results],
     }
-    (out / "summary.json").write_text(json.dumps(doc, indent=2))
+    write_json(out / "summary.json", doc)
     figure = before_after(results, out / "before_after.png", "dasha demo: start (top) → after exposure + focus agents")
     for extra in simulator_demo(out, seed=seed):
         typer.echo(f"wrote {extra}")

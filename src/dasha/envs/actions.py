@@ -65,15 +65,15 @@ class ExposureActions:
     """Exposure action space and decoder of a mode (``paper`` or ``ours``)."""
 
     def __init__(self, mode: str) -> None:
-        self.paper = mode == "paper"
+        self.paper_mode = mode == "paper"
         self.space: gym.spaces.Space = gym.spaces.Discrete(
-            len(EXPOSURE_TABLE) if self.paper else 1 + len(EXPOSURE_STOPS)
+            len(EXPOSURE_TABLE) if self.paper_mode else 1 + len(EXPOSURE_STOPS)
         )
 
     def decode(self, action: Any, camera: Camera) -> float | None:
         """The exposure (µs) ``action`` commands on ``camera`` (within its limits), or None for our stop."""
         a = _index(action)
-        if self.paper:
+        if self.paper_mode:
             return camera.exposure_limits.clip(float(EXPOSURE_TABLE[a]))
         if a == STOP:
             return None
@@ -85,14 +85,14 @@ class LensActions:
     """Lens action space and decoder of a mode (``paper`` or ``ours``); volt lenses (the policies' unit)."""
 
     def __init__(self, mode: str) -> None:
-        self.paper = mode == "paper"
+        self.paper_mode = mode == "paper"
         self.space: gym.spaces.Space = (
-            gym.spaces.MultiDiscrete(PAPER_LENS_NVEC) if self.paper else gym.spaces.Discrete(1 + len(LENS_MOVES_V))
+            gym.spaces.MultiDiscrete(PAPER_LENS_NVEC) if self.paper_mode else gym.spaces.Discrete(1 + len(LENS_MOVES_V))
         )
 
     def decode(self, action: Any, lens: Lens) -> float | None:
         """The drive (V) ``action`` commands on ``lens`` (within its limits), or None for our stop."""
-        if self.paper:
+        if self.paper_mode:
             return lens.limits.clip(paper_lens_voltage(action))
         a = _index(action)
         if a == STOP:

@@ -91,7 +91,7 @@ class ExposureEnv(gym.Env):
         phase = self.phase
         before = phase.shot
         assert before is not None
-        if phase.actions.paper:  # one action per episode (Algorithm 1 with a single agent)
+        if phase.actions.paper_mode:  # one action per episode (Algorithm 1 with a single agent)
             phase.act(action)
             shot = phase.shot
             assert shot is not None

@@ -106,7 +106,7 @@ class FocusEnv(gym.Env):
         phase, perception = self.phase, self.perception
         before = phase.shot
         assert before is not None
-        if phase.paper:
+        if phase.paper_mode:
             phase.act(action)
             shot = phase.shot
             assert shot is not None

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from dasha.camera.sim import SimCamera
-from dasha.envs.config import JUDGES, TRAIN_FACE_SCENES, EnvConfig
+from dasha.envs.config import EnvConfig, joint_training_scenes
 from dasha.envs.observations import (
     exposure_observation,
     exposure_observation_space,
@@ -114,15 +114,15 @@ class HierarchicalCameraEpisode:
         cfg = EnvConfig.from_dict(config)
         cfg = cfg.replace(**kw) if kw else cfg
         scenes_given = isinstance(config, EnvConfig) or "scenes" in (config or {}) or "scenes" in kw
-        if not scenes_given and cfg.detector not in JUDGES:  # a real detector needs photos it can find (a face)
-            cfg = cfg.replace(scenes=TRAIN_FACE_SCENES)
+        if not scenes_given:  # a real detector needs photos it can find (a face)
+            cfg = cfg.replace(scenes=joint_training_scenes(cfg.detector))
         self.config = cfg
         self.world = SimWorld(cfg, camera)
         self.perception = Perception(cfg, self.world.camera)
-        self.paper = cfg.mode == "paper"
+        self.paper_mode = cfg.mode == "paper"
         self.high = ExposurePhase(self.perception)
         self.low = LensPhase(self.perception, early_stop=True)
-        turns = cfg.max_high_level_steps if self.paper else 1
+        turns = cfg.max_high_level_steps if self.paper_mode else 1
         self.low_ids = [low_id(k) for k in range(turns)]
         self.agents = self.possible_agents = [HIGH, *self.low_ids]
         self.observation_spaces = {HIGH: exposure_observation_space(self.perception)}
@@ -199,7 +199,7 @@ class HierarchicalCameraEpisode:
         assert shot is not None
         over = self.low.start(shot)  # ours: found on the hand-over (or parked) frame ends the search
         self.lens_moves += self.low.moves
-        if not self.paper:
+        if not self.paper_mode:
             self.detected = self.low.detected
         if over:
             return {}, rewards, _flags(all_=True), _flags(), self._final_info(HIGH)
@@ -209,7 +209,7 @@ class HierarchicalCameraEpisode:
         high = self.high
         before = high.shot
         assert before is not None
-        if self.paper:
+        if self.paper_mode:
             high.act(action)
             self.exposure_moves += 1
             shot = high.shot
@@ -244,7 +244,7 @@ class HierarchicalCameraEpisode:
             return {}, {lid: ours_stop_reward(self.detected)}, _flags(all_=True), _flags(), self._final_info(lid)
         after = low.moved
         assert after is not None
-        if self.paper:
+        if self.paper_mode:
             box = self.perception.detection(after)
             reward = paper_low_level_reward(box is not None, lambda: self.perception.brisque(after, box))
             if low.reason == "found":

@@ -54,7 +54,7 @@ class ExposurePhase:
     def __init__(self, perception: Perception) -> None:
         self.perception = perception
         self.actions = ExposureActions(perception.config.mode)
-        self.horizon = 1 if self.actions.paper else perception.config.exposure_horizon
+        self.horizon = 1 if self.actions.paper_mode else perception.config.exposure_horizon
         self.shot: Shot | None = None
         self.prev: Shot | None = None
         self.moves = 0
@@ -126,9 +126,9 @@ class LensPhase:
         self.done, self.reason = False, ""
 
     @property
-    def paper(self) -> bool:
+    def paper_mode(self) -> bool:
         """Paper mode (absolute actions, stop on detection, no nets)."""
-        return self.actions.paper
+        return self.actions.paper_mode
 
     @property
     def detected(self) -> bool:
@@ -144,7 +144,7 @@ class LensPhase:
         self.shot, self.prev, self.moves, self.bracket = shot, None, 0, 0
         self.done, self.reason = False, ""
         self.history = [shot]
-        if not self.paper:
+        if not self.paper_mode:
             if self._found(shot):
                 return self._end("found")
             homed = home_lens(self.perception) if self.home else None
@@ -177,7 +177,7 @@ class LensPhase:
         self.moves += 1
         self.moved = self.perception.capture()
         self._advance(self.moved)
-        if self.paper:
+        if self.paper_mode:
             if self.detected:
                 self._end("found")
             elif self.moves >= self.horizon:
