@@ -14,7 +14,7 @@ from dasha.agents.export import random_policy
 from dasha.agents.policy import Policy
 from dasha.baselines.loops import EXPOSURE_METHODS, FOCUS_METHODS
 from dasha.bench.runner import AutofocusPlayer, JointBaselinePlayer, OraclePlayer
-from dasha.camera.base import Limits
+from dasha.camera.base import Lens, Limits
 from dasha.camera.sim import Scene, SimCamera, SimLens
 from dasha.cli import main
 from dasha.envs import EnvConfig
@@ -144,3 +144,41 @@ def test_run_refuses_bad_controllers_with_one_line(capsys: pytest.CaptureFixture
     assert main(["run", "--camera", "sim", "--lens", "sim:low=30,high=60"]) == 2  # the simulator has its own lens
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and "unknown method 'nope'" in err[0] and "lens_low" in err[2]
+
+
+class _MilliampOnSim(Lens):
+    """A current-driven lens (0–300 mA, P = −2 dpt + 0.04 dpt/mA) that really moves the simulator's optics: each
+    command sets the simulated liquid lens to the same optical power."""
+
+    def __init__(self, sim: SimCamera) -> None:
+        from tests.test_contracts import LinearMilliampCurve
+
+        self.limits = Limits(0.0, 300.0, "mA", resolution=0.1)
+        self.curve = LinearMilliampCurve()
+        self.settle_time_s = 0.0
+        self._sim, self._ma = sim, 100.0
+        self.sent: list[float] = []
+
+    def _do_set_setting(self, value: float) -> None:
+        self.sent.append(value)
+        self._ma = value
+        self._sim.lens.set_voltage(self._sim.lens.curve.drive(self.curve.power(value)))
+
+    def _do_get_setting(self) -> float:
+        return self._ma
+
+
+@pytest.mark.parametrize("method", ["brent", "dfd+nets"])
+def test_classical_methods_focus_a_lens_driven_in_milliamps(method: str) -> None:
+    """Unit-neutral lens: an AF baseline and dfd search in mA through the lens's own curve, within its limits."""
+    from dasha.camera.compose import CameraWithLens
+
+    sim = SimCamera(Scene.from_names("astronaut", "grass", object_distance_m=0.8), size=256, exposure_us=20_000)
+    lens = _MilliampOnSim(sim)
+    cam = CameraWithLens(sim, lens)
+    result = ClassicalTuner(cam, method).tune()
+    assert result.lens_unit == "mA" and result.lens_v is None and 0 <= result.lens_setting <= 300
+    assert lens.sent and all(0.0 <= v <= 300.0 for v in lens.sent)
+    target_ma = lens.curve.drive(sim.optics.in_focus_power(1 / 0.8))
+    blur_px = abs(lens.curve.power(result.lens_setting) - lens.curve.power(target_ma)) * sim.optics.px_per_diopter
+    assert blur_px <= 2.0, (result.lens_setting, target_ma)

@@ -40,16 +40,22 @@ def focus_score(step: Shot) -> float:
 
 
 def af_params(perception: Perception) -> AfParams:
-    """Search range (the voltages the episodes start in: the focus range of 0.2 m–∞ with 1 V margin, 46–53 V) and
-    tolerance (the in-focus half-width, see the module docstring) of the AF baselines on ``perception``'s camera
-    (within its lens's limits)."""
+    """Search range and tolerance of the AF baselines on ``perception``'s camera, in its lens's drive unit and within
+    its limits: for a volt lens the voltages the episodes start in (the focus range of 0.2 m–∞ with 1 V margin,
+    46–53 V), for an mA or dpt lens the drives of that range by its own curve (1 dpt margin); the tolerance is the
+    in-focus half-width (see the module docstring)."""
     lens = perception.camera.lens
     if lens is None:
         raise ValueError("autofocus needs a camera with a lens")
-    lo, hi = perception.config.start_lens_range_v
+    optics, curve = perception.optics, perception.lens_curve
+    if lens.unit == "V":
+        lo, hi = perception.config.start_lens_range_v
+    else:  # the drives that focus 0.2 m–∞, with the same 1 dpt margin (the curve is the lens's own)
+        near_far = zip(vergence_range_d(FOCUS_RANGE_M), (-1.0, 1.0), strict=True)
+        powers = [optics.in_focus_power(d) + margin for d, margin in near_far]
+        lo, hi = sorted(float(curve.drive(p)) for p in powers)
     lo, hi = max(lo, lens.limits.low), min(hi, lens.limits.high)  # never search outside the driven lens's limits
     mid = 0.5 * (lo + hi)
-    optics, curve = perception.optics, perception.lens_curve
     tol = in_focus_half_width_v(optics, curve, mid, IN_FOCUS_PX)
     return AfParams(lo_v=lo, hi_v=hi, tol_v=tol, volts_per_diopter=1.0 / abs(curve_slope_d_per_v(curve, mid)))
 
@@ -77,7 +83,7 @@ def _lens_loop(perception: Perception, first: Shot, start: Callable[[Shot], Comm
     decide = time.perf_counter() - t0
     while True:
         if command.lens_v is not None:
-            lens.set_voltage(lens.limits.clip(command.lens_v))
+            lens.set_setting(lens.limits.clip(command.lens_v))
             steps.append(perception.capture())
             if done is not None and done(steps[-1]):
                 return steps, decide
@@ -98,7 +104,7 @@ def autofocus_loop(perception: Perception, method: AutofocusMethod, first: Shot,
     lens = perception.camera.lens
     if lens is None:
         raise ValueError("autofocus needs a camera with a lens")
-    return _lens_loop(perception, first, lambda s: method.start(lens.voltage, focus_score(s)),
+    return _lens_loop(perception, first, lambda s: method.start(lens.setting, focus_score(s)),
                       lambda s: method.step(focus_score(s)), done)  # fmt: skip
 
 
@@ -116,7 +122,7 @@ def dfd_loop(perception: Perception, method: DepthFromDefocus, first: Shot, done
         return [homed], 0.0
 
     def measure(step: Shot) -> tuple[float, float]:
-        volts = float(step.frame.lens_v if step.frame.lens_v is not None else lens.voltage)
+        volts = float(step.frame.lens_setting if step.frame.lens_setting is not None else lens.setting)
         return volts, 3.0 * perception.blur_feature(step)
 
     steps, decide = _lens_loop(perception, homed or first, lambda s: method.start(*measure(s)),

@@ -36,7 +36,6 @@ TRAIN_FACE_SCENES: tuple[str, ...] = ("grace_hopper",)
 JUDGES: tuple[str, ...] = ("in-focus", "estimated-focus")
 
 
-
 def joint_training_scenes(detector: str) -> tuple[str, ...]:
     """The joint task's training objects when none are given: photos a real detector can find
     (:data:`TRAIN_FACE_SCENES` for ``haar-face`` and the other detectors), every training photo for a judge."""

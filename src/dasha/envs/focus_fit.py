@@ -83,5 +83,5 @@ def _grid(vergence_d: tuple[float, float], optics: Optics, curve: LensCurve) -> 
     """Object vergences (dpt) of the fit and the lens voltage (V) that focuses each."""
     lo, hi = vergence_d
     grid = np.linspace(lo, hi, max(2, math.ceil((hi - lo) / GRID_STEP_D) + 1))
-    volts = np.asarray([curve.voltage(optics.in_focus_power(float(o))) for o in grid])
+    volts = np.asarray([curve.drive(optics.in_focus_power(float(o))) for o in grid])  # in the lens's drive unit
     return grid, volts

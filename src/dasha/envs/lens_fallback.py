@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from dasha.camera.calibration import curve_slope_d_per_v
 from dasha.envs.perception import ACCEPT_BLUR_PX, Perception, Shot
 from dasha.vision.focus_measures import parabola_peak
 
@@ -47,18 +48,21 @@ def accepted(perception: Perception, step: Shot) -> bool:
     return perception.accepted(step)
 
 
-def next_probe(samples: dict[float, float], lo_v: float, hi_v: float, toward: float = 1.0) -> float | None:
-    """Next voltage (V) of the contrast refinement from ``{voltage: log-contrast}``, or None when converged.
+def next_probe(samples: dict[float, float], lo_v: float, hi_v: float, toward: float = 1.0,
+               scale: float = 1.0) -> float | None:  # fmt: skip
+    """Next lens drive of the contrast refinement from ``{drive: log-contrast}``, or None when converged.
 
     A side of the sharpest sample whose nearest sample is closer than :data:`TOL_V` counts as unexplored;
-    with both sides unexplored the probe goes ``toward`` (+1: up, −1: down).
+    with both sides unexplored the probe goes ``toward`` (+1: up, −1: down). ``scale``: drive units per volt of a
+    ≈1 dpt/V Varioptic lens, where the constants were set (1 for a volt lens; 1/slope for an mA or dpt lens).
     """
+    probe, tol = PROBE_V * scale, TOL_V * scale
     vb = max(samples, key=samples.__getitem__)
-    below = [v for v in samples if v < vb - TOL_V]
-    above = [v for v in samples if v > vb + TOL_V]
+    below = [v for v in samples if v < vb - tol]
+    above = [v for v in samples if v > vb + tol]
     if not below or not above:
         up = bool(below) or (not above and toward > 0)
-        u = vb + (PROBE_V if up else -PROBE_V)
+        u = vb + (probe if up else -probe)
     else:
         vl, vh = max(below), min(above)
         dl, dh = vb - vl, vh - vb
@@ -68,10 +72,10 @@ def next_probe(samples: dict[float, float], lo_v: float, hi_v: float, toward: fl
             u = vb + dl
         else:
             u = parabola_peak([vl, vb, vh], [samples[vl], samples[vb], samples[vh]])
-            if abs(u - vb) < TOL_V:
+            if abs(u - vb) < tol:
                 return None
     u = min(max(u, lo_v), hi_v)
-    return None if any(abs(u - v) < 0.01 for v in samples) else u  # nothing new to learn there
+    return None if any(abs(u - v) < 0.01 * scale for v in samples) else u  # nothing new to learn there
 
 
 def lens_fallback(perception: Perception, history: Sequence[Shot], max_moves: int) -> list[Shot]:
@@ -88,31 +92,37 @@ def lens_fallback(perception: Perception, history: Sequence[Shot], max_moves: in
     taken: list[Shot] = []
 
     def move(v: float) -> Shot:
-        lens.set_voltage(v)
+        lens.set_setting(v)
         taken.append(perception.capture())
         return taken[-1]
 
+    def drive(shot: Shot, default: float) -> float:
+        return float(shot.frame.lens_setting if shot.frame.lens_setting is not None else default)
+
     good = [s for s in history if accepted(perception, s)]
     if good:
-        move(min(good, key=perception.estimated_blur_px).frame.lens_v or lens.voltage)
+        move(drive(min(good, key=perception.estimated_blur_px), lens.setting))
         return taken
     samples: dict[float, float] = {}
     for s in history:
-        v = float(s.frame.lens_v if s.frame.lens_v is not None else lens.voltage)
+        v = drive(s, lens.setting)
         samples[v] = max(samples.get(v, -math.inf), perception.sharpness_feature(s))
     lo_v, hi_v = lens.limits.low, lens.limits.high
+    slope = curve_slope_d_per_v(perception.lens_curve, lens.setting)  # dpt per drive unit
+    scale = 1.0 if lens.unit == "V" else 1.0 / max(abs(slope), 1e-9)
     sharpest = max(history, key=perception.sharpness_feature)
     toward = -1.0 if perception.side_feature(sharpest) > 0 else 1.0  # the estimator's side of focus (+: front focus)
+    toward *= 1.0 if slope >= 0 else -1.0  # less power = less drive on an increasing curve
     while len(taken) < max_moves - 1:
-        u = next_probe(samples, lo_v, hi_v, toward)
+        u = next_probe(samples, lo_v, hi_v, toward, scale)
         if u is None:
             break
         step = move(u)
-        v = float(step.frame.lens_v if step.frame.lens_v is not None else u)
+        v = drive(step, u)
         samples[v] = max(samples.get(v, -math.inf), perception.sharpness_feature(step))
         if accepted(perception, step):
             return taken
     vb = max(samples, key=samples.__getitem__)
-    if abs(lens.voltage - vb) > 1e-9:
+    if abs(lens.setting - vb) > 1e-9:
         move(vb)
     return taken

@@ -292,7 +292,7 @@ class Perception:
         """Least-squares focus position from the blur estimates of ``history`` (:mod:`dasha.envs.focus_fit`), with the
         driven camera's optics and its lens curve as the controllers believe it (:attr:`optics`, :attr:`lens_curve`);
         the prior is every distance the lens can focus (:data:`FOCUS_RANGE_M`), whatever the episode domain."""
-        volts = [s.frame.lens_v or 0.0 for s in history]
+        volts = [s.frame.lens_setting or 0.0 for s in history]  # the lens's drive unit: the curve's
         log_blur = [3.0 * self.blur_feature(s) for s in history]
         return fit_focus(volts, log_blur, self.optics, self.lens_curve, vergence_range_d(FOCUS_RANGE_M))
 

@@ -37,7 +37,7 @@ def home_lens(perception: Perception) -> Shot | None:
     """
     lens = perception.camera.lens
     lo, hi = perception.config.start_lens_range_v
-    if lens is None or lo <= lens.voltage <= hi:
+    if lens is None or lens.unit != "V" or lo <= lens.voltage <= hi:  # the agents' range is in volts
         return None
     lens.set_voltage(lens.limits.clip((lo + hi) / 2.0))
     return perception.capture()
