@@ -182,3 +182,18 @@ def test_classical_methods_focus_a_lens_driven_in_milliamps(method: str) -> None
     target_ma = lens.curve.drive(sim.optics.in_focus_power(1 / 0.8))
     blur_px = abs(lens.curve.power(result.lens_setting) - lens.curve.power(target_ma)) * sim.optics.px_per_diopter
     assert blur_px <= 2.0, (result.lens_setting, target_ma)
+
+
+def test_a_replayed_grid_reports_the_optics_it_was_recorded_with(tmp_path: Path) -> None:
+    """Replay is a camera like the others: it reports its calibration, so `dasha run --method` runs on it."""
+    from dasha.camera import make_camera
+    from dasha.camera.grid import record_grid
+
+    cam = make_camera("sim:size=64,fnumber=4,distance=1.0")
+    record_grid(cam, [5_000.0, 20_000.0, 80_000.0], list(np.linspace(46.0, 53.0, 29))).save(tmp_path / "g.npz")
+    replay = make_camera(f"replay:{tmp_path / 'g.npz'}")
+    assert replay.optics == cam.optics and replay.optics.f_number == 4.0
+    out = tmp_path / "run.json"
+    assert main(["run", "--camera", f"replay:{tmp_path / 'g.npz'}", "--method", "brent", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["lens_unit"] == "V" and 46.0 <= doc["lens_setting"] <= 53.0 and doc["truth"]["blur_px"] <= 2.0

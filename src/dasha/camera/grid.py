@@ -6,12 +6,14 @@ File layout (``numpy.savez``):
 * ``exposure_us`` — float64 ``[E]`` (µs);
 * ``lens_v`` — float64 ``[F]`` (V; empty for a camera without lens);
 * ``captured`` — bool ``[E, F]``: False where an interrupted run did not reach;
-* ``meta`` — JSON string: ``camera`` (spec), ``seed``, ``complete``, and for the simulator ``truth``
+* ``meta`` — JSON string: ``camera`` (spec), ``seed``, ``complete``, ``optics`` (the camera's calibration, when it
+  reports one), and for the simulator ``truth``
   (``in_focus_v``, ``object_box``, ``object_distance_m``, ``lux``, ``blur_px`` per lens voltage).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -109,6 +111,8 @@ def record_grid(
     frames = np.zeros((len(exposures), n_f, h, w), np.uint8)
     captured = np.zeros((len(exposures), n_f), bool)
     meta: dict[str, Any] = {"camera": camera.spec, "seed": getattr(camera, "seed", None), "complete": False}
+    if camera.optics is not None:  # the calibration a replay reports (focal length m, f-number, pixel pitch m, …)
+        meta["optics"] = dataclasses.asdict(camera.optics)
     grid = Grid(frames, np.asarray(exposures, float), np.asarray(volts, float), captured, meta)
     truth_blur = [float("nan")] * n_f
     try:

@@ -3,7 +3,8 @@
 Lets agents and baselines run offline on recorded rig data, as the paper's Fig. 4 grid. The exposure and
 lens limits are the recorded ranges; a setting snaps to the nearest recorded value (log-nearest for exposure).
 Grid files record the lens in volts, so the replay lens is a volt lens; its curve (V → dpt) is the one the grid
-was recorded with, by default the simulator's :class:`~dasha.camera.calibration.VariopticCurve`.
+was recorded with, by default the simulator's :class:`~dasha.camera.calibration.VariopticCurve`; the camera reports
+the optics the grid was recorded with (``meta["optics"]``), so perception and the controllers can run on it.
 
 Time-outs: replay is instant, but a frame cannot arrive sooner than its recorded exposure, so
 ``capture(timeout_s)`` with a time-out shorter than the exposure (s) raises
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from dasha.camera.base import Camera, Frame, Lens, LensCurve, Limits, Truth
-from dasha.camera.calibration import VariopticCurve
+from dasha.camera.calibration import Optics, VariopticCurve
 from dasha.camera.errors import CameraTimeoutError
 from dasha.camera.grid import Grid
 
@@ -71,6 +72,9 @@ class ReplayCamera(Camera):
         self._lens = ReplayLens(self.grid.lens_v, curve) if len(self.grid.lens_v) else None
         self._exposure_us = float(exp[0])
         self._t0 = time.monotonic()
+        recorded = self.grid.meta.get("optics")
+        self.optics = Optics(**recorded) if isinstance(recorded, dict) else None
+        """The optics the grid was recorded with (its ``meta["optics"]``); None for grids without it."""
 
     @property
     def lens(self) -> ReplayLens | None:
