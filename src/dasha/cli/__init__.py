@@ -11,7 +11,7 @@ import os
 import typer
 
 from dasha.camera.errors import CameraError, ConfigError, DependencyMissingError
-from dasha.cli import benchmark, devices, training  # noqa: F401  (they register their commands on the app)
+from dasha.cli import benchmark, devices, rig, training  # noqa: F401  (they register their commands on the app)
 from dasha.cli.app import UsageError, app
 
 __all__ = ["UsageError", "app", "main"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -59,3 +60,37 @@ def _progress(total: int, label: str) -> Any:
         TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(), TimeRemainingColumn(),
     )  # fmt: skip
+
+
+def open_camera(camera: str, lens: str | None = None, calibration: Path | None = None) -> Any:
+    """The camera of ``--camera``, composed with the lens of ``--lens`` when given, its lens given the curve of
+    ``--calibration`` (a ``lens.toml``) when given."""
+    from dasha.camera import make_camera, make_lens
+    from dasha.camera.compose import CameraWithLens
+
+    if lens is None:
+        return _calibrated(make_camera(camera), calibration)
+    if camera.split(":", 1)[0].strip() == "sim":
+        raise UsageError("--lens: the simulator renders through its own lens; narrow it in the SPEC instead, "
+                         "e.g. --camera sim:lens_low=30,lens_high=60")  # fmt: skip
+    body = make_camera(camera)
+    try:
+        return _calibrated(CameraWithLens(body, make_lens(lens)), calibration)
+    except BaseException:
+        body.close()
+        raise
+
+
+def _calibrated(cam: Any, calibration: Path | None) -> Any:
+    if calibration is None:
+        return cam
+    from dasha.camera.lens_file import apply_lens_calibration
+
+    try:
+        if cam.lens is None:
+            raise UsageError("--calibration: the camera has no lens")
+        apply_lens_calibration(cam.lens, calibration)
+    except BaseException:
+        cam.close()
+        raise
+    return cam

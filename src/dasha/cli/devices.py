@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dasha.cli.app import UsageError, app
+from dasha.cli.app import UsageError, app, open_camera
 
 
 def _parse_exposures(text: str | None) -> list[float]:
@@ -31,15 +31,17 @@ def record_grid_cmd(
     exposures: Annotated[
         str | None, typer.Option(help="'table' (the paper's 148 values) or comma-separated µs values")
     ] = None,
-    lens_steps: Annotated[int, typer.Option(min=0, max=10_000, help="lens voltages, evenly over 24–70 V")] = 47,
+    lens_steps: Annotated[int, typer.Option(min=0, max=10_000, help="lens settings, evenly over its range")] = 47,
     size: Annotated[int | None, typer.Option(min=16, max=4096, help="frame size, px (simulator)")] = None,
     compress: Annotated[bool, typer.Option(help="write a compressed .npz")] = False,
+    lens: Annotated[str | None, typer.Option(help="separate lens SPEC, composed with the camera")] = None,
+    calibration: Annotated[Path | None, typer.Option(help="lens.toml from `dasha calibrate`: the lens curve")] = None,
 ) -> None:
     """Capture the exposure × focus grid (the paper's Fig. 4 protocol) into an .npz file."""
     import numpy as np
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from dasha.camera import make_camera, parse_spec
+    from dasha.camera import parse_spec
     from dasha.camera.grid import record_grid, validate_grid
 
     exp = _parse_exposures(exposures)
@@ -51,9 +53,9 @@ def record_grid_cmd(
         if "size=" in args:
             raise UsageError("give the size either in the SPEC or with --size, not both")
         spec = f"sim:{args + ',' if args else ''}size={size}"
-    with make_camera(spec) as cam:
-        lens = cam.lens
-        volts = list(np.linspace(lens.limits.low, lens.limits.high, lens_steps)) if lens and lens_steps else []
+    with open_camera(spec, lens, calibration) as cam:
+        drive = cam.lens
+        volts = list(np.linspace(drive.limits.low, drive.limits.high, lens_steps)) if drive and lens_steps else []
         exp, volts = validate_grid(cam, exp, volts)
         total = len(exp) * max(len(volts), 1)
         columns = (TextColumn("record-grid"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -67,24 +69,6 @@ def record_grid_cmd(
         typer.echo(f"dasha: interrupted after {done}/{total} frames; partial grid saved to {out}", err=True)
         raise error
     typer.echo(f"wrote {out}: {len(exp)} exposures × {max(len(volts), 1)} lens steps, {done} frames")
-
-
-def _open_camera(camera: str, lens: str | None) -> Any:
-    """The camera of ``--camera``, composed with the lens of ``--lens`` when given."""
-    from dasha.camera import make_camera, make_lens
-    from dasha.camera.compose import CameraWithLens
-
-    if lens is None:
-        return make_camera(camera)
-    if camera.split(":", 1)[0].strip() == "sim":
-        raise UsageError("--lens: the simulator renders through its own lens; narrow it in the SPEC instead, "
-                         "e.g. --camera sim:lens_low=30,lens_high=60")  # fmt: skip
-    body = make_camera(camera)
-    try:
-        return CameraWithLens(body, make_lens(lens))
-    except BaseException:
-        body.close()
-        raise
 
 
 @app.command()
@@ -108,6 +92,7 @@ def run(
     ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write what was found here (JSON)")] = None,
     log: Annotated[Path | None, typer.Option(help="append one JSON line per tuning pass to this file")] = None,
+    calibration: Annotated[Path | None, typer.Option(help="lens.toml from `dasha calibrate`: the lens curve")] = None,
 ) -> None:
     """Tune a camera with a trained policy (exposure agent, then lens agent) or a classical method; prints the
     settings found."""
@@ -119,7 +104,7 @@ def run(
         raise UsageError("give --policy or --method, not both")
     policy = Policy.load(policy_dir or shipped_policy("joint")) if method is None else None
     passes: list[dict[str, Any]] = []
-    with _open_camera(camera, lens) as cam:
+    with open_camera(camera, lens, calibration) as cam:
         tuner = make_tuner(cam, policy=policy, method=method, detector=detector)
         results = tuner.continuous(frames) if continuous else iter([tuner.tune()])
         for k, r in enumerate(results):

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -238,6 +239,12 @@ class SimCamera(Camera):
     def scene(self) -> Scene:
         """The current scene."""
         return self._scene
+
+    def set_object_distance(self, distance_m: float) -> None:
+        """Move the object to ``distance_m`` (m, ≥ 0.2 or inf), the background to twice as far (a calibration
+        target, ``dasha calibrate``)."""
+        moved = dataclasses.replace(self._scene, object_distance_m=float(distance_m), background_distance_m=None)
+        self.set_scene(moved)
 
     def set_scene(self, scene: Scene) -> None:
         """Show a new scene (the blur pyramids are rebuilt lazily on the next capture)."""
