@@ -15,7 +15,7 @@ from typing import Any, Literal
 from dasha.camera.errors import SpecError
 from dasha.camera.sim.scene import BACKGROUND_TEXTURES, MIN_DISTANCE_M, OBJECT_TEXTURES
 from dasha.envs.rewards import IN_FOCUS_PX
-from dasha.vision.detectors import DETECTORS
+from dasha.vision.detectors import DETECTORS, is_detector_name
 
 #: Object photos held out of every training (policies, paper baselines, blur/defocus estimators); evaluation draws
 #: from these.
@@ -191,8 +191,11 @@ class EnvConfig:
         f_lo, f_hi = self.object_fraction
         if not 0.1 <= f_lo <= f_hi <= 1.0:
             raise SpecError(f"env object_fraction must satisfy 0.1 ≤ lo ≤ hi ≤ 1, got {self.object_fraction}")
-        if self.detector not in JUDGES and self.detector not in DETECTORS:
-            raise SpecError(f"unknown detector {self.detector!r} (choose from: {', '.join((*JUDGES, *DETECTORS))})")
+        if self.detector not in JUDGES and not is_detector_name(self.detector):
+            raise SpecError(
+                f"unknown detector {self.detector!r} (choose from: {', '.join((*JUDGES, *DETECTORS))}, "
+                "NAME:WEIGHTS or module:callable)"
+            )
         if self.lux_schedule not in ("log-uniform", "paper-ramp"):
             raise SpecError(f"env lux_schedule must be 'log-uniform' or 'paper-ramp', got {self.lux_schedule!r}")
         offset, slope = self.calibration_error

@@ -10,6 +10,10 @@ name                      what                                                  
 ``faster-rcnn``           torchvision Faster R-CNN ResNet-50 FPN                 ``dasha[torchvision]``
 ``retinanet``             torchvision RetinaNet ResNet-50 FPN                    ``dasha[torchvision]``
 ``yolo``                  ultralytics YOLO (local ``.pt`` or a model YAML)       ``dasha[yolo]``
+``NAME:WEIGHTS``          ``yolo:w.pt``, ``faster-rcnn:w.pth``, ``retinanet:w.pth``  as ``NAME``
+                          — the detector with that local weights file
+``module:callable``       your own Python function frame → boxes                 importable module
+                          (:mod:`dasha.vision.detectors.custom`)
 ========================  =====================================================  ==========================
 
 Nothing downloads: the CNN detectors take a local weights file (or build a random-init model for tests).
@@ -29,6 +33,7 @@ from typing import Any
 
 from dasha.vision.detectors.aruco import ArucoDetector, aruco_marker_texture
 from dasha.vision.detectors.base import Box, Detector, WeightsNotFoundError, best_iou, iou
+from dasha.vision.detectors.custom import CallableDetector
 from dasha.vision.detectors.haar import HaarDetector
 from dasha.vision.detectors.torchvision_models import TorchvisionDetector
 from dasha.vision.detectors.yolo import YoloDetector
@@ -47,13 +52,25 @@ _REGISTRY: dict[str, Callable[..., Detector]] = {
 DETECTORS: tuple[str, ...] = tuple(_REGISTRY)
 #: The detector that defines success of the joint task unless ``--detector`` says otherwise.
 DEFAULT_DETECTOR = "haar-face"
+#: Registered detectors that take a local weights file as ``NAME:WEIGHTS``.
+WEIGHTED: tuple[str, ...] = ("faster-rcnn", "retinanet", "yolo")
+
+
+def is_detector_name(name: str) -> bool:
+    """Whether ``name`` names a detector: a registered one, ``NAME:WEIGHTS`` (:data:`WEIGHTED`), or
+    ``module:callable`` (nothing is imported or loaded to answer)."""
+    if name in _REGISTRY:
+        return True
+    head, sep, tail = name.partition(":")
+    return bool(sep and head and tail)
 
 
 def make_detector(name: str = DEFAULT_DETECTOR, **kwargs: Any) -> Detector:
     """Build a detector by registry name.
 
     Args:
-        name: one of :data:`DETECTORS`.
+        name: one of :data:`DETECTORS`, ``NAME:WEIGHTS`` (a local weights file for :data:`WEIGHTED`), or
+            ``module:callable`` (:class:`~dasha.vision.detectors.custom.CallableDetector`).
         **kwargs: passed to the detector's constructor (e.g. ``min_neighbors=3`` for Haar,
             ``dictionary="DICT_6X6_250"`` for ArUco, ``weights="fasterrcnn.pth"`` for torchvision,
             ``weights="yolov8n.pt"`` or ``model_yaml="yolov8n.yaml"`` for YOLO).
@@ -63,16 +80,26 @@ def make_detector(name: str = DEFAULT_DETECTOR, **kwargs: Any) -> Detector:
         DependencyMissingError: the detector's optional dependency is not installed.
     """
     factory = _REGISTRY.get(name)
-    if factory is None:
-        raise ValueError(f"unknown detector {name!r}; valid: {', '.join(DETECTORS)}")
-    return factory(**kwargs)
+    if factory is not None:
+        return factory(**kwargs)
+    head, sep, tail = name.partition(":")
+    if sep and head in WEIGHTED and tail:
+        return _REGISTRY[head](weights=tail, **kwargs)
+    if sep and head and tail and head not in _REGISTRY:
+        return CallableDetector(name)
+    raise ValueError(
+        f"unknown detector {name!r}; valid: {', '.join(DETECTORS)}, NAME:WEIGHTS for {', '.join(WEIGHTED)}, "
+        "or module:callable"
+    )
 
 
 __all__ = [
     "DEFAULT_DETECTOR",
     "DETECTORS",
+    "WEIGHTED",
     "ArucoDetector",
     "Box",
+    "CallableDetector",
     "Detector",
     "HaarDetector",
     "TorchvisionDetector",
@@ -81,5 +108,6 @@ __all__ = [
     "aruco_marker_texture",
     "best_iou",
     "iou",
+    "is_detector_name",
     "make_detector",
 ]

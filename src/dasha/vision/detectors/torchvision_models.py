@@ -96,8 +96,8 @@ class TorchvisionDetector(Detector):
             raise ValueError(f"score_threshold must be in [0, 1], got {score_threshold!r}")
         if num_classes < 2:
             raise ValueError(f"num_classes counts the background too and must be ≥ 2, got {num_classes!r}")
+        path = None if weights is None else require_file(weights, name)  # a missing file is said first
         tv = import_torchvision(name)
-        path = None if weights is None else require_file(weights, name)
         import torch
 
         self.name = name
