@@ -68,8 +68,9 @@ def test_the_readme_python_snippet_runs_outside_the_checkout(tmp_path: Path) -> 
     snippet = text.split("```python\n", 1)[1].split("```", 1)[0]
     assert "Policy.shipped" in snippet
     out = subprocess.run([sys.executable, "-c", snippet], check=True, capture_output=True, text=True, cwd=tmp_path)
-    exposure_us, lens_v, found = out.stdout.split()[-3:]
-    assert float(exposure_us) > 0 and 24.0 <= float(lens_v) <= 70.0 and found in ("True", "False")
+    exposure_us, lens_setting, unit, found = out.stdout.split()[-4:]
+    assert float(exposure_us) > 0 and 24.0 <= float(lens_setting) <= 70.0 and unit == "V"
+    assert found in ("True", "False") and "'lens_unit': 'V'" in out.stdout
 
 
 @pytest.mark.parametrize(

@@ -96,19 +96,31 @@ def record_grid(
     exposures_us: Sequence[float],
     lens_v: Sequence[float],
     on_frame: Callable[[int, int], None] | None = None,
+    roi: tuple[int, int, int, int] | None = None,
+    spool: str | Path | None = None,
 ) -> Grid:
-    """Capture one frame per (exposure, lens voltage): exposure outer loop, lens inner loop.
+    """Capture one frame per (exposure, lens setting): exposure outer loop, lens inner loop.
 
     Every setting is validated against the camera's limits before the first command. If the run is
     interrupted (Ctrl-C, device error), the frames captured so far are kept in the returned grid's
     ``captured`` mask and the exception is attached as ``grid.meta["error"]``; the caller decides to save.
+
+    Args:
+        lens_v: lens settings in the lens's own unit (V for a Varioptic lens).
+        roi: ``(x, y, w, h)`` px: keep only this window of every frame (a hardware ROI belongs in the SPEC).
+        spool: a file to stream the frames into (a ``.npy`` memory map), so a grid larger than memory is never
+            held in RAM; :meth:`Grid.save` then writes the ``.npz`` from it chunk by chunk. Default: in memory.
     """
     exposures, volts = validate_grid(camera, exposures_us, lens_v)
     lens = camera.lens
-    first = camera.capture()
-    h, w = first.image.shape
+    first = _crop(camera.capture().image, roi)
+    h, w = first.shape
     n_f = max(len(volts), 1)
-    frames = np.zeros((len(exposures), n_f, h, w), np.uint8)
+    shape = (len(exposures), n_f, h, w)
+    if spool is not None:
+        frames = np.lib.format.open_memmap(Path(spool), mode="w+", dtype=np.uint8, shape=shape)
+    else:
+        frames = np.zeros(shape, np.uint8)
     captured = np.zeros((len(exposures), n_f), bool)
     meta: dict[str, Any] = {"camera": camera.spec, "seed": getattr(camera, "seed", None), "complete": False}
     if camera.optics is not None:  # the calibration a replay reports (focal length m, f-number, pixel pitch m, …)
@@ -120,11 +132,12 @@ def record_grid(
             camera.exposure_us = e
             for j in range(n_f):
                 if lens is not None:
-                    lens.set_voltage(volts[j], wait=True)
+                    lens.set_setting(volts[j], wait=True)
                 frame = camera.capture()
-                if frame.image.shape != (h, w):
-                    raise SpecError(f"frame size changed during the grid: {frame.image.shape} vs {(h, w)}")
-                frames[i, j] = frame.image
+                image = _crop(frame.image, roi)
+                if image.shape != (h, w):
+                    raise SpecError(f"frame size changed during the grid: {image.shape} vs {(h, w)}")
+                frames[i, j] = image
                 captured[i, j] = True
                 if frame.truth is not None:
                     truth_blur[j] = frame.truth.blur_px
@@ -135,7 +148,31 @@ def record_grid(
     except (KeyboardInterrupt, Exception) as exc:  # keep what was captured; the caller saves and re-raises
         meta["error"] = f"{type(exc).__name__}: {exc}"
         grid.interrupted = exc  # type: ignore[attr-defined]
+    _finish_meta(meta, roi, lens.unit if lens is not None else None)
+    if isinstance(frames, np.memmap):
+        frames.flush()
+    return grid
+
+
+def _finish_meta(meta: dict[str, Any], roi: tuple[int, int, int, int] | None, lens_unit: str | None) -> None:
+    """Drop per-frame truth fields that describe one frame only; record the ROI and the lens unit."""
     if "truth" in meta:
         for k in ("saturated_fraction", "mean_electrons", "background_blur_px", "defocus_d"):
             meta["truth"].pop(k, None)
-    return grid
+        if roi is not None:  # the object box in the cropped frame's pixels
+            x0, y0, x1, y1 = meta["truth"]["object_box"]
+            meta["truth"]["object_box"] = [x0 - roi[0], y0 - roi[1], x1 - roi[0], y1 - roi[1]]
+    if roi is not None:
+        meta["roi"] = list(roi)
+    if lens_unit is not None:
+        meta["lens_unit"] = lens_unit
+
+
+def _crop(image: np.ndarray, roi: tuple[int, int, int, int] | None) -> np.ndarray:
+    """The ``(x, y, w, h)`` window of ``image`` (SpecError if it does not fit)."""
+    if roi is None:
+        return image
+    x, y, w, h = roi
+    if not (x >= 0 and y >= 0 and w >= 8 and h >= 8 and x + w <= image.shape[1] and y + h <= image.shape[0]):
+        raise SpecError(f"roi {roi} (x, y, w, h px) does not fit a {image.shape[1]}×{image.shape[0]} frame")
+    return image[y : y + h, x : x + w]

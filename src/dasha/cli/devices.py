@@ -24,6 +24,37 @@ def _parse_exposures(text: str | None) -> list[float]:
     return values
 
 
+def _parse_roi(text: str | None) -> tuple[int, int, int, int] | None:
+    if text is None:
+        return None
+    try:
+        x, y, w, h = (int(v) for v in text.replace(":", ",").split(","))
+    except ValueError:
+        raise UsageError(f"--roi must be x,y,w,h in pixels, got {text!r}") from None
+    return x, y, w, h
+
+
+def _lens_grid(cam: Any, steps: int, step: float | None, fine: float | None, exposures: list[float]) -> list[float]:
+    """The grid's lens settings: ``steps`` evenly (or every ``step``) over the lens's range, plus, with ``fine``,
+    steps of ``fine`` within one coarse step of the sharpest coarse setting (the paper's coarse-then-fine)."""
+    import numpy as np
+
+    lens = cam.lens
+    if lens is None or (steps == 0 and step is None):
+        return []
+    lo, hi = lens.limits.low, lens.limits.high
+    coarse = list(np.arange(lo, hi + 1e-9, step)) if step is not None else list(np.linspace(lo, hi, steps))
+    if fine is None:
+        return [float(v) for v in coarse]
+    from dasha.runtime.calibrate import sharpest_drive
+
+    cam.exposure_us = float(np.median(exposures))
+    best, _ = sharpest_drive(cam)
+    width = (hi - lo) / max(len(coarse) - 1, 1)
+    extra = np.arange(max(lo, best - width), min(hi, best + width) + 1e-9, fine)
+    return sorted({round(float(v), 6) for v in [*coarse, *extra]})
+
+
 @app.command("record-grid")
 def record_grid_cmd(
     camera: Annotated[str, typer.Option("--camera", help="camera SPEC, e.g. sim or sim:lux=50,distance=0.5")],
@@ -36,9 +67,20 @@ def record_grid_cmd(
     compress: Annotated[bool, typer.Option(help="write a compressed .npz")] = False,
     lens: Annotated[str | None, typer.Option(help="separate lens SPEC, composed with the camera")] = None,
     calibration: Annotated[Path | None, typer.Option(help="lens.toml from `dasha calibrate`: the lens curve")] = None,
+    lens_step: Annotated[
+        float | None, typer.Option(min=0.0001, help="lens grid step in the lens's unit (instead of --lens-steps)")
+    ] = None,
+    fine: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0001,
+            help="coarse-then-fine: add steps of this size (lens unit) within one coarse step "
+            "of the sharpest coarse setting (found at the middle exposure)",
+        ),
+    ] = None,
+    roi: Annotated[str | None, typer.Option(help="keep the window x,y,w,h (px) of every frame")] = None,
 ) -> None:
-    """Capture the exposure × focus grid (the paper's Fig. 4 protocol) into an .npz file."""
-    import numpy as np
+    """Capture the exposure × focus grid (the paper's Fig. 4 protocol) into an .npz file, streamed to disk."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from dasha.camera import parse_spec
@@ -53,16 +95,22 @@ def record_grid_cmd(
         if "size=" in args:
             raise UsageError("give the size either in the SPEC or with --size, not both")
         spec = f"sim:{args + ',' if args else ''}size={size}"
+    window = _parse_roi(roi)
+    spool = out.with_name(out.name + ".frames.npy")  # frames stream here, then into the .npz chunk by chunk
     with open_camera(spec, lens, calibration) as cam:
-        drive = cam.lens
-        volts = list(np.linspace(drive.limits.low, drive.limits.high, lens_steps)) if drive and lens_steps else []
+        volts = _lens_grid(cam, lens_steps, lens_step, fine, exp)
         exp, volts = validate_grid(cam, exp, volts)
         total = len(exp) * max(len(volts), 1)
         columns = (TextColumn("record-grid"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns, transient=False) as bar:
-            task = bar.add_task("grid", total=total)
-            grid = record_grid(cam, exp, volts, on_frame=lambda i, j: bar.advance(task))
-    grid.save(out, compress=compress)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with Progress(*columns, transient=False) as bar:
+                task = bar.add_task("grid", total=total)
+                grid = record_grid(cam, exp, volts, on_frame=lambda i, j: bar.advance(task), roi=window,
+                                   spool=spool)  # fmt: skip
+            grid.save(out, compress=compress)
+        finally:
+            spool.unlink(missing_ok=True)
     done = int(grid.captured.sum())
     error = getattr(grid, "interrupted", None)
     if error is not None:
