@@ -197,3 +197,24 @@ def test_a_replayed_grid_reports_the_optics_it_was_recorded_with(tmp_path: Path)
     assert main(["run", "--camera", f"replay:{tmp_path / 'g.npz'}", "--method", "brent", "--json", str(out)]) == 0
     doc = json.loads(out.read_text())
     assert doc["lens_unit"] == "V" and 46.0 <= doc["lens_setting"] <= 53.0 and doc["truth"]["blur_px"] <= 2.0
+
+
+def test_run_log_records_every_command_and_ctrl_c_leaves_the_lens_where_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "run.jsonl"
+    assert main(["run", "--camera", "sim:lens=49", "--method", "brent", "--log", str(log)]) == 0
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    events = [e["event"] for e in entries]
+    assert events.count("lens") >= 5 and "capture" in events and events[-1] == "result"
+    assert all(e["t"] > 0 for e in entries) and all(e["unit"] == "V" for e in entries if e["event"] == "lens")
+
+    def interrupted(self, start):  # type: ignore[no-untyped-def]
+        self.camera.lens.set_setting(55.0)  # a move in flight when Ctrl-C arrives
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ClassicalTuner, "_run", interrupted)
+    log.unlink()
+    assert main(["run", "--camera", "sim:lens=49", "--method", "brent", "--log", str(log)]) == 130
+    lens_moves = [e["setting"] for e in map(json.loads, log.read_text().splitlines()) if e["event"] == "lens"]
+    assert lens_moves == [55.0, 49.0]  # back at the last good setting

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
@@ -92,8 +92,16 @@ class Device(ABC):  # noqa: B024 - no abstract method of its own: it is the life
 
     #: Human-readable SPEC this device was made from.
     spec: str = ""
+    #: Called with one dict per command sent to the device (``dasha run --log``): ``{"t": s since the epoch,
+    #: "device": spec, "event": …, …}``; drivers add their wire bytes (``"tx"`` / ``"rx"`` in hex). None: no log.
+    command_log: Callable[[dict[str, Any]], None] | None = None
 
     _closed: bool = False
+
+    def log_command(self, event: str, **fields: Any) -> None:
+        """Record one command (or reply) in :attr:`command_log`, if there is one."""
+        if self.command_log is not None:
+            self.command_log({"t": time.time(), "device": self.spec or type(self).__name__, "event": event, **fields})
 
     @property
     def closed(self) -> bool:
@@ -203,6 +211,7 @@ class Lens(Device):
         """
         self._check_open()
         v = self.limits.check(value, _LENS_QUANTITY.get(self.unit, "lens setting"))
+        self.log_command("lens", setting=v, unit=self.unit)
         self._do_set_setting(v)
         if wait:
             self._do_wait_settled()
@@ -328,7 +337,9 @@ class Camera(Device):
     @exposure_us.setter
     def exposure_us(self, value: float) -> None:
         self._check_open()
-        self._do_set_exposure(self.exposure_limits.check(value, "exposure"))
+        checked = self.exposure_limits.check(value, "exposure")
+        self.log_command("exposure", exposure_us=checked)
+        self._do_set_exposure(checked)
 
     def capture(self, timeout_s: float | None = None) -> Frame:
         """Grab one frame, blocking at most ``timeout_s`` seconds (None: the backend's own time-out).
@@ -344,6 +355,7 @@ class Camera(Device):
             if not (ok and timeout_s > 0 and not math.isnan(timeout_s)):
                 raise OutOfRangeError(f"capture timeout must be None or a positive number of s, got {timeout_s!r}")
             timeout_s = float(timeout_s)
+        self.log_command("capture", timeout_s=timeout_s)
         frame = self._do_capture(timeout_s)
         validate_image(frame.image)
         return frame

@@ -22,7 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     debug = bool(os.environ.get("DASHA_DEBUG"))
     try:
-        command.main(args=argv, prog_name="dasha", standalone_mode=False)
+        code = command.main(args=argv, prog_name="dasha", standalone_mode=False)
+        if code == 130:  # click turns Ctrl-C inside a command into an Abort and returns its exit code
+            typer.echo("dasha: interrupted", err=True)
+            return 130
     except typer.Exit as exc:
         return int(getattr(exc, "exit_code", 0) or 0)
     except (typer.Abort, KeyboardInterrupt):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +25,39 @@ def _parse_exposures(text: str | None) -> list[float]:
     if not values:
         raise UsageError("--exposures is empty")
     return values
+
+
+@contextlib.contextmanager
+def _command_log(cam: Any, path: Path | None) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """With ``path``: every command sent to every device of ``cam`` (and each pass's result) as one JSON line,
+    timestamped (:attr:`~dasha.camera.base.Device.command_log`); yields the writer (a no-op without ``path``)."""
+    if path is None:
+        yield lambda entry: None
+        return
+    from dasha.camera.compose import CameraWithLens
+    from dasha.jsonio import dumps
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+
+        def write(entry: dict[str, Any]) -> None:
+            fh.write(dumps({"t": time.time(), **entry}, indent=None) + "\n")
+            fh.flush()
+
+        devices, seen = [cam], []
+        while devices:  # every device reachable from the camera; wrappers delegate, their parts log
+            d = devices.pop()
+            if d is None or any(d is s for s in seen):
+                continue
+            seen.append(d)
+            if not isinstance(d, CameraWithLens):
+                d.command_log = write
+            devices += [getattr(d, "lens", None), *d._attached_devices()]
+        try:
+            yield write
+        finally:
+            for d in seen:
+                d.command_log = None
 
 
 def _parse_roi(text: str | None) -> tuple[int, int, int, int] | None:
@@ -139,32 +175,39 @@ def run(
         str | None, typer.Option(help="stop the lens search as soon as this detector finds the object in focus")
     ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write what was found here (JSON)")] = None,
-    log: Annotated[Path | None, typer.Option(help="append one JSON line per tuning pass to this file")] = None,
+    log: Annotated[
+        Path | None, typer.Option(help="append every device command (timestamped) and each result as JSON lines")
+    ] = None,
     calibration: Annotated[Path | None, typer.Option(help="lens.toml from `dasha calibrate`: the lens curve")] = None,
 ) -> None:
     """Tune a camera with a trained policy (exposure agent, then lens agent) or a classical method; prints the
     settings found."""
     from dasha.agents.policy import Policy, shipped_policy
-    from dasha.jsonio import dumps, write_json
+    from dasha.jsonio import write_json
     from dasha.runtime.live import make_tuner
 
     if policy_dir is not None and method is not None:
         raise UsageError("give --policy or --method, not both")
     policy = Policy.load(policy_dir or shipped_policy("joint")) if method is None else None
     passes: list[dict[str, Any]] = []
-    with open_camera(camera, lens, calibration) as cam:
+    with open_camera(camera, lens, calibration) as cam, _command_log(cam, log) as record:
         tuner = make_tuner(cam, policy=policy, method=method, detector=detector)
-        results = tuner.continuous(frames) if continuous else iter([tuner.tune()])
-        for k, r in enumerate(results):
-            unit = r.lens_unit or ""
-            lens_txt = f"{r.lens_setting:.3f} {unit}" if r.lens_setting is not None else "no lens"
-            found = "" if r.found is None else (" · object found" if r.found else " · no object found")
-            typer.echo(f"[{k}] exposure {r.exposure_us:.0f} µs · lens {lens_txt} · moves {r.exposure_moves}+"
-                       f"{r.lens_moves} · {1e3 * r.seconds:.0f} ms{found}")  # fmt: skip
-            passes.append(r.as_dict())
-            if log is not None:
-                with log.open("a") as fh:
-                    fh.write(dumps(passes[-1], indent=None) + "\n")
+        last_good = cam.lens.setting if cam.lens is not None else None
+        try:
+            for k, r in enumerate(tuner.continuous(frames) if continuous else (tuner.tune() for _ in (0,))):
+                unit = r.lens_unit or ""
+                lens_txt = f"{r.lens_setting:.3f} {unit}" if r.lens_setting is not None else "no lens"
+                found = "" if r.found is None else (" · object found" if r.found else " · no object found")
+                typer.echo(f"[{k}] exposure {r.exposure_us:.0f} µs · lens {lens_txt} · moves {r.exposure_moves}+"
+                           f"{r.lens_moves} · {1e3 * r.seconds:.0f} ms{found}")  # fmt: skip
+                passes.append(r.as_dict())
+                record({"event": "result", "pass": k, **passes[-1]})
+                last_good = r.lens_setting
+        except BaseException:  # Ctrl-C or a device error mid-pass: leave the lens at its last good setting
+            if cam.lens is not None and last_good is not None and not cam.lens.closed:
+                with contextlib.suppress(Exception):
+                    cam.lens.set_setting(last_good)
+            raise
     if json_out is not None:
         doc = {"camera": camera, "lens": lens, "controller": method or str(policy.path if policy else ""),
                "detector": detector, **passes[-1], "passes": passes}  # fmt: skip
