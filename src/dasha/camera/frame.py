@@ -15,8 +15,9 @@ from dasha.jsonio import to_jsonable
 
 __all__ = ["LENS_UNITS", "Frame", "Truth", "validate_image"]
 
-#: Units a lens can be driven in: volts (RMS), milliamperes, diopters.
-LENS_UNITS: tuple[str, ...] = ("V", "mA", "dpt")
+#: Units a lens can be driven in: volts (RMS), milliamperes, diopters, and ``"step"``: a focus motor's own position
+#: count (a UVC webcam's ``focus_absolute``, dimensionless; its curve maps steps to dpt).
+LENS_UNITS: tuple[str, ...] = ("V", "mA", "dpt", "step")
 
 
 @dataclass(frozen=True, slots=True)
