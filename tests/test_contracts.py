@@ -303,8 +303,11 @@ def test_make_lens_builds_simulated_volt_lenses() -> None:
 @pytest.mark.parametrize(
     ("spec", "fragment"),
     [
-        ("varioptic:/dev/ttyUSB0", "later"),
-        ("optotune:COM3", "later"),
+        ("varioptic:", "varioptic needs a serial port first"),
+        ("varioptic:timeout=1", "needs a serial port first"),
+        ("varioptic:/dev/ttyUSB0,mode=power", "unknown key 'mode'"),
+        ("optotune:COM3,mode=fast", "mode='fast' must be current or power"),
+        ("optotune:COM3,timeout=0", "timeout=0.0 s must be a positive"),
         ("zoom", "unknown lens kind"),
         ("", "empty lens spec"),
         ("sim:foo=1", "lens spec 'sim:foo=1': unknown key 'foo'"),

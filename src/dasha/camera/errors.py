@@ -27,6 +27,30 @@ class InvalidFrameError(CameraError):
     """A frame came back with the wrong type, shape or content."""
 
 
+class ProtocolError(CameraError):
+    """A device answered with a malformed reply: bad checksum or CRC, a short reply, unexpected bytes.
+
+    ``retryable`` says whether sending the same request again is safe and may help (line noise); drivers retry
+    only idempotent requests (reads, absolute settings), a bounded number of times.
+    """
+
+    retryable: bool = True
+
+    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class CommandRejectedError(ProtocolError):
+    """A device refused a request: a NACK, or an error reply (unknown command, not in this firmware, bad CRC)."""
+
+
+class DeviceFaultError(CameraError):
+    """A device reports a fault of its own (a lens driver's fault register or status bits: overload, thermal
+    shutdown, driver not answering, focal power unreachable)."""
+
+
 class OutOfRangeError(CameraError, ValueError):
     """A command (exposure µs, lens V / mA / dpt) lies outside the device's limits; nothing was sent."""
 
