@@ -295,6 +295,13 @@ def test_every_wire_byte_reaches_the_monitor_and_the_command_log(bench: Bench) -
         board.rx[-len(b"".join(d for k, d in seen if k == "tx")) :]
     )
 
+    logged, _ = bench.varioptic()
+    events: list[dict] = []
+    logged.command_log = events.append  # Device.command_log (dasha run --log)
+    logged.set_setting(46.0)
+    assert [e["event"] for e in events][:2] == ["lens", "serial"] and events[1]["tx"] == "02 37 00 02 f0 55 80"
+    assert {"serial"} == {e["event"] for e in events[1:]} and any(e.get("rx") == "02 37 06 3f" for e in events)
+
     class Logged:  # what Device.command_log / log_command look like to the transport
         command_log = True
         events: ClassVar[list[tuple[str, dict]]] = []
