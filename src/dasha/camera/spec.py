@@ -12,8 +12,11 @@ Grammar: ``KIND`` or ``KIND:ARGS``. Cameras (:func:`make_camera`):
                            ``fraction`` (object width / frame width), ``vibration`` (dpt RMS), ``light``
                            (``constant`` | ``paper`` | ``random``)
 ``replay:FILE.npz``        replays a ``dasha record-grid`` file (nearest recorded exposure and lens voltage)
-``basler[:SERIAL]``        Basler camera via pypylon (``pip install 'dasha[basler]'``)
-``opencv:INDEX``           UVC camera via OpenCV ``VideoCapture``
+``basler[:SERIAL][,…]``    Basler / GenICam camera via pypylon (``pip install 'dasha[basler]'``): that serial or
+                           the first camera; ``,roi=X:Y:W:H`` (px), ``,pfs=FILE`` (pylon feature file), any other
+                           ``,Feature=value`` sets that GenICam feature (e.g. ``Gain=3.0``), after the file and ROI
+``opencv:INDEX``           UVC webcam: frames via OpenCV ``VideoCapture``, exposure and ``focus_absolute`` (a lens
+``opencv:/dev/videoN``     in focus steps) via V4L2 controls (``pip install 'dasha[uvc]'``, linuxpy)
 =========================  ==================================================================================
 
 Lenses (:func:`make_lens`), to pair with a camera body in :class:`~dasha.camera.compose.CameraWithLens`:
@@ -22,8 +25,10 @@ Lenses (:func:`make_lens`), to pair with a camera body in :class:`~dasha.camera.
 ``sim``                    simulated Varioptic liquid lens, 24–70 V at 1 mV (:class:`~dasha.camera.sim.SimLens`)
 ``sim:key=value,...``      keys: ``low`` / ``high`` (drive limits, V, inside 24–70 V), ``voltage`` (initial V;
                            default ``low``)
-``varioptic:PORT``         Varioptic/Corning lens driver over a serial port — not in this release yet
-``optotune:PORT``          Optotune lens driver (mA) over a serial port — not in this release yet
+``varioptic:PORT[,…]``    Corning Varioptic lens on a USB-M board over a serial port, 24–70 V at 1 mV
+                           (``pip install 'dasha[serial]'``); key ``timeout`` (reply time-out, s)
+``optotune:PORT[,…]``      Optotune lens on a Lens Driver 4 over a serial port; keys ``mode`` (``current``: mA,
+                           the default, | ``power``: the driver's focal-power mode, dpt), ``timeout`` (s)
 =========================  ==================================================================================
 
 Every malformed SPEC raises :class:`~dasha.camera.errors.SpecError` (a ConfigError: exit code 2 in the CLI).
@@ -181,11 +186,14 @@ def _check_initial_lens(spec: str, volts: float | None, limits: Limits | None, k
 def make_lens(spec: str) -> Lens:
     """Open the focus lens described by ``spec`` (see the module docstring for the grammar).
 
-    ``sim[:low=…,high=…,voltage=…]`` is a simulated Varioptic volt lens on a virtual clock of its own; hardware
-    drivers (``varioptic:``, ``optotune:``) come in a later release.
+    ``sim[:low=…,high=…,voltage=…]`` is a simulated Varioptic volt lens on a virtual clock of its own;
+    ``varioptic:PORT`` and ``optotune:PORT[,mode=current|power]`` open the serial drivers of
+    :mod:`dasha.camera.lens`.
 
     Raises:
-        SpecError: malformed spec, unknown key, value out of range, a kind not supported yet.
+        SpecError: malformed spec, unknown key, value out of range.
+        CameraDisconnectedError: a serial lens's port does not exist or cannot be opened (the message names it).
+        DependencyMissingError: pyserial is not installed for a serial lens.
     """
     kind, args = parse_spec(spec, "lens")
     if kind == "sim":
@@ -198,11 +206,10 @@ def make_lens(spec: str) -> Lens:
         lens.spec = spec
         return lens
     if kind in ("varioptic", "optotune"):
-        raise SpecError(
-            f"lens spec {spec!r}: the {kind} serial lens driver is not part of this release yet "
-            "(hardware lens drivers come in a later issue); use 'sim' or 'sim:low=30,high=60'"
-        )
-    raise SpecError(f"lens spec {spec!r}: unknown lens kind {kind!r} (known: sim; later: varioptic, optotune)")
+        from dasha.camera.lens.spec import serial_lens_from_spec
+
+        return serial_lens_from_spec(spec, kind, args)
+    raise SpecError(f"lens spec {spec!r}: unknown lens kind {kind!r} (known: sim, varioptic, optotune)")
 
 
 def make_camera(spec: str) -> Camera:
@@ -221,6 +228,12 @@ def make_camera(spec: str) -> Camera:
         if not args:
             raise SpecError(f"camera spec {spec!r}: replay needs a file, e.g. replay:grid.npz")
         return ReplayCamera(args, spec=spec)
-    if kind in ("basler", "opencv"):
-        raise SpecError(f"camera spec {spec!r}: the {kind} backend is not part of this release yet")
+    if kind == "basler":
+        from dasha.camera.basler import basler_from_spec
+
+        return basler_from_spec(spec, args)
+    if kind == "opencv":
+        from dasha.camera.uvc import uvc_from_spec
+
+        return uvc_from_spec(spec, args)
     raise SpecError(f"camera spec {spec!r}: unknown camera kind {kind!r} (known: sim, replay, basler, opencv)")
