@@ -38,11 +38,11 @@ from dasha.camera.lens import IdentityPowerCurve, LinearCurrentCurve, OptotuneLe
 from dasha.camera.lens import optotune as ot
 from dasha.camera.lens import varioptic as vo
 from dasha.camera.lens.transport import wire_log
+from dasha.camera.twin.pty_device import PtyDevice
+from dasha.camera.twin.varioptic_board import FakeVariopticBoard
 from tests.conftest import need
 from tests.contracts import LensContract
 from tests.fakes.optotune import FakeLensDriver4
-from tests.fakes.pty_device import PtyDevice
-from tests.fakes.varioptic import FakeVariopticBoard
 
 TIMEOUT_S = 1.0  # s: only a failing exchange waits for it
 SHORT_S = 0.1  # s: the time-out of the tests that make the fakes fail (silence waits this long)

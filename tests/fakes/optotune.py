@@ -9,7 +9,7 @@ for ``Aw``, dpt for ``PwDA``), before clamping, so a test sees what reached the 
 
 from __future__ import annotations
 
-from tests.fakes.pty_device import PtyDevice
+from dasha.camera.twin.pty_device import PtyDevice
 
 #: Command prefix → number of argument bytes before the CRC.
 COMMANDS = {

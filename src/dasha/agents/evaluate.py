@@ -250,6 +250,7 @@ def eval_config(
     detector: str | None = None,
     backgrounds: list[str] | None = None,
     domain: str = "wide",
+    camera: str = "sim",
 ) -> EnvConfig:
     """The policy's training env in the evaluation world: held-out objects and backgrounds (unless given), the
     domain's distances, light and start settings, success judged at 2 px, the deployed safety nets on.
@@ -257,7 +258,7 @@ def eval_config(
     The focus task stops paper-mode agents on the no-reference ``estimated-focus`` test (no detector can see
     most held-out photos); the joint task uses a real detector (``haar-face`` on ``astronaut`` by default).
     """
-    changes: dict[str, Any] = domain_changes(domain)
+    changes: dict[str, Any] = {**domain_changes(domain), "camera": camera}
     changes["scenes"] = tuple(scenes) if scenes else EVAL_SCENES
     changes["backgrounds"] = tuple(backgrounds) if backgrounds else EVAL_BACKGROUNDS
     changes["goal_blur_px"] = IN_FOCUS_PX  # success is always judged at 2 px, whatever margin training asked for

@@ -38,6 +38,8 @@ class BenchOptions:
     domain: str = "wide"
     workers: int | None = None
     """Worker processes (default: the machine's cores); 1 runs everything in this process."""
+    camera: str = "sim"
+    """The simulated camera episodes drive: ``sim`` or ``twin`` (the real driver stack: :mod:`dasha.camera.twin`)."""
 
 
 def suite_config(suite: str, opts: BenchOptions, domain: str | None = None) -> EnvConfig:
@@ -46,7 +48,8 @@ def suite_config(suite: str, opts: BenchOptions, domain: str | None = None) -> E
     scenes = tuple(opts.scenes) if opts.scenes else EVAL_SCENES
     backgrounds = tuple(opts.backgrounds) if opts.backgrounds else EVAL_BACKGROUNDS
     cfg = EnvConfig(scenes=scenes, backgrounds=backgrounds, lens_fallback_moves=EVAL_FALLBACK_MOVES,
-                    bracket_moves=EVAL_BRACKET_MOVES, **domain_changes(domain or opts.domain))  # fmt: skip
+                    bracket_moves=EVAL_BRACKET_MOVES, camera=opts.camera,
+                    **domain_changes(domain or opts.domain))  # fmt: skip
     if suite in ("af", "ae", "calibration"):
         return cfg.replace(detector="estimated-focus")  # no decision may read ground truth; judged on the final frame
     if opts.detector == "haar-face" and not opts.scenes:

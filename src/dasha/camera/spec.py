@@ -15,6 +15,9 @@ Grammar: ``KIND`` or ``KIND:ARGS``. Cameras (:func:`make_camera`):
 ``basler[:SERIAL][,…]``    Basler / GenICam camera via pypylon (``pip install 'dasha[basler]'``): that serial or
                            the first camera; ``,roi=X:Y:W:H`` (px), ``,pfs=FILE`` (pylon feature file), any other
                            ``,Feature=value`` sets that GenICam feature (e.g. ``Gain=3.0``), after the file and ROI
+``twin:key=value,...``     hardware-in-the-loop twin, the ``sim:`` keys: the Basler backend on pylon's camera
+                           emulation and the Varioptic driver on a pseudo-terminal to a simulated USB-M board, the
+                           simulator rendering every frame (:class:`~dasha.camera.twin.camera.TwinCamera`)
 ``opencv:INDEX``           UVC webcam: frames via OpenCV ``VideoCapture``, exposure and ``focus_absolute`` (a lens
 ``opencv:/dev/videoN``     in focus steps) via V4L2 controls (``pip install 'dasha[uvc]'``, linuxpy)
 =========================  ==================================================================================
@@ -236,4 +239,9 @@ def make_camera(spec: str) -> Camera:
         from dasha.camera.uvc import uvc_from_spec
 
         return uvc_from_spec(spec, args)
-    raise SpecError(f"camera spec {spec!r}: unknown camera kind {kind!r} (known: sim, replay, basler, opencv)")
+    if kind == "twin":
+        from dasha.camera.twin.camera import TwinCamera
+
+        sim = make_sim(spec, args)
+        return TwinCamera(sim, spec=spec)  # type: ignore[arg-type]
+    raise SpecError(f"camera spec {spec!r}: unknown camera kind {kind!r} (known: sim, replay, basler, opencv, twin)")

@@ -45,6 +45,11 @@ def _check_domain(domain: str) -> None:
         raise UsageError(f"unknown domain {domain!r} (choose from: {', '.join(DOMAINS)})")
 
 
+def _check_camera(camera: str) -> None:
+    if camera not in ("sim", "twin"):
+        raise UsageError(f"--camera must be sim or twin, got {camera!r}")
+
+
 def _progress(total: int, label: str) -> Any:
     """A rich progress bar (steps or episodes)."""
     from rich.progress import (

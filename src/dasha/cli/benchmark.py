@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dasha.cli.app import UsageError, _check_domain, _progress, app
+from dasha.cli.app import UsageError, _check_camera, _check_domain, _progress, app
 
 
 @app.command()
@@ -27,6 +27,9 @@ def bench(
         str, typer.Option(help="wide | paper (the paper's 1.4–2.0 m, 13–300 lx, factory start)")
     ] = "wide",
     workers: Annotated[int | None, typer.Option(min=1, max=256, help="worker processes (default: all cores)")] = None,
+    camera: Annotated[
+        str, typer.Option(help="sim | twin (the simulator behind the real Basler and Varioptic drivers)")
+    ] = "sim",
 ) -> None:
     """Every method on the same seeded episodes: JSON, figures and a markdown table (methods alone first)."""
     from dasha.agents.policy import policies_root
@@ -35,6 +38,7 @@ def bench(
     if suite not in SUITES:
         raise UsageError(f"unknown suite {suite!r} (choose from: {', '.join(SUITES)})")
     _check_domain(domain)
+    _check_camera(camera)
     chosen = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
     with _progress(0, f"bench {suite}") as bar:
         job = bar.add_task("bench", total=None, info="")
@@ -44,7 +48,7 @@ def bench(
 
         opts = BenchOptions(episodes, seed, list(scene) if scene else None, chosen, detector,
                             policies or policies_root(), plots, tick, backgrounds=list(background or []) or None,
-                            domain=domain, workers=workers)  # fmt: skip
+                            domain=domain, workers=workers, camera=camera)  # fmt: skip
         result = run_suite(suite, opts, json_out)
     md = plots / "results.md"
     if md.is_file():

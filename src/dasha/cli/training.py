@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dasha.cli.app import UsageError, _check_domain, _progress, app
+from dasha.cli.app import UsageError, _check_camera, _check_domain, _progress, app
 
 
 @app.command()
@@ -83,6 +83,9 @@ def eval_cmd(
     domain: Annotated[
         str, typer.Option(help="wide | paper (the paper's 1.4–2.0 m, 13–300 lx, factory start)")
     ] = "wide",
+    camera: Annotated[
+        str, typer.Option(help="sim | twin (the simulator behind the real Basler and Varioptic drivers)")
+    ] = "sim",
 ) -> None:
     """Evaluate a trained policy on seeded simulator episodes (held-out objects and backgrounds by default)."""
     from dasha.agents.evaluate import before_after, eval_config
@@ -92,7 +95,8 @@ def eval_cmd(
     policy = Policy.load(policy_dir)
     if task is not None and task != policy.task:
         raise UsageError(f"{policy_dir} holds a {policy.task!r} policy, not {task!r}")
-    cfg = eval_config(policy, scenes=scene, detector=detector, backgrounds=background, domain=domain)
+    _check_camera(camera)
+    cfg = eval_config(policy, scenes=scene, detector=detector, backgrounds=background, domain=domain, camera=camera)
     summary, results = _evaluate_with_progress(policy, episodes, seed, cfg, f"eval {policy.task}", "success")
     _print_results(policy.task, summary, results)
     if json_out is not None:

@@ -127,6 +127,9 @@ class EnvConfig:
             evaluation and deployment turn it on.
         calibration_error: what the controllers *believe* about the driven lens, as an error of its curve:
             ``(offset dpt, relative slope error)``; the world stays true (the ``calibration`` bench suite).
+        camera: the simulated camera the world drives — ``sim`` (the simulator) or ``twin`` (the same simulator
+            behind the real Basler backend on pylon's camera emulation and the Varioptic driver on a
+            pseudo-terminal: :mod:`dasha.camera.twin`).
         bracket_moves: ours mode, joint task with a real detector: frames of the detection safety net, an
             exposure bracket at the final lens position when the lens phase ends without a detection
             (:mod:`dasha.envs.exposure_bracket`; it has 3 exposures to try, more budget changes nothing). 0 (off)
@@ -162,6 +165,7 @@ class EnvConfig:
     lens_fallback_moves: int = 0
     bracket_moves: int = 0
     calibration_error: tuple[float, float] = (0.0, 0.0)
+    camera: Literal["sim", "twin"] = "sim"
 
     def __post_init__(self) -> None:
         if self.mode not in ("paper", "ours"):
@@ -201,6 +205,8 @@ class EnvConfig:
         offset, slope = self.calibration_error
         if not (abs(offset) <= 3.0 and abs(slope) <= 0.5):
             raise SpecError(f"env calibration_error must be (|offset| ≤ 3 dpt, |slope| ≤ 0.5), got {(offset, slope)}")
+        if self.camera not in ("sim", "twin"):
+            raise SpecError(f"env camera must be 'sim' or 'twin', got {self.camera!r}")
         if self.best_by not in ("blur", "sharpness"):
             raise SpecError(f"env best_by must be 'blur' or 'sharpness', got {self.best_by!r}")
         if not 0.5 <= self.goal_blur_px <= 20.0:

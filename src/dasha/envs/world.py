@@ -63,6 +63,10 @@ class SimWorld:
         scene = self._scene(self.config.scenes[0], self.config.backgrounds[0], 1.0)
         if camera is None:
             camera = SimCamera(scene, size=self.config.size)
+            if self.config.camera == "twin":  # the same renderer behind the real Basler and Varioptic drivers
+                from dasha.camera.twin.camera import TwinCamera
+
+                camera = TwinCamera(camera, spec=f"twin:size={self.config.size}")  # type: ignore[assignment]
         else:
             camera.set_scene(scene)
         self.camera = camera

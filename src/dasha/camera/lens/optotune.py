@@ -1,6 +1,6 @@
 """Optotune Lens Driver 4 / 4i (EL-10-30, EL-16-40, …) over its USB-CDC serial port, in current or focal-power mode.
 
-Wire format (``LENS_PROTOCOLS.md`` §D, after the Lens Driver 4 manual and its protocol sheet): 115 200 baud, 8N1.
+Wire format (after Optotune's Lens Driver 4 manual and its protocol sheet): 115 200 baud, 8N1.
 
 * handshake: ``Start`` (5 bytes, no CRC, no terminator) → ``Ready\\r\\n`` (sets the current to 0);
 * a command is an ASCII prefix + big-endian binary fields + CRC-16/ARC (reflected poly 0xA001, init 0, no final

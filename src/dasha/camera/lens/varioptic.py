@@ -1,6 +1,7 @@
 """Corning Varioptic liquid lens on a USB-M (Flexiboard / "Caspian") driver board, over its serial port.
 
-Wire format (``LENS_PROTOCOLS.md`` §A, after the USB-M Flexiboard User Guide): 57 600 baud, 8N1, no flow control.
+Wire format (after Corning's USB-M Flexiboard User Guide and two open implementations): 57 600 baud, 8N1, no
+flow control.
 
 * write ``02 37 ADD N D1..Dn CK`` → ACK ``02 37 06 3F`` or NACK ``02 37 15 4E``;
 * read ``02 38 ADD N CK`` → ``02 38 D1..Dn CK`` (no ADD/N echo) or the read NACK ``02 38 15 4F``;

@@ -1,6 +1,7 @@
-"""A fake serial device on a pseudo-terminal: a thread reads the master side, decodes requests, answers.
+"""A simulated serial device on a pseudo-terminal: a thread reads the master side, decodes requests, answers.
 
-The driver under test opens :attr:`PtyDevice.port` (the slave's path) with pyserial. Subclasses implement
+The hardware-in-the-loop twin's lens and the serial drivers' tests are such devices. The driver opens
+:attr:`PtyDevice.port` (the slave's path) with pyserial. Subclasses implement
 :meth:`PtyDevice.process`, which takes complete requests off the front of the receive buffer and answers them with
 :meth:`PtyDevice.reply`; :meth:`PtyDevice.fail` queues misbehaviour for the next requests (``"nack"``, ``"corrupt"``
 the checksum/CRC, ``"short"`` replies, ``"silent"``), which :meth:`PtyDevice.take_fault` hands out. Every byte

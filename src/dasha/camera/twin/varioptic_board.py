@@ -1,4 +1,5 @@
-"""A fake Corning Varioptic USB-M board (``LENS_PROTOCOLS.md`` §A) on a pseudo-terminal.
+"""A simulated Corning Varioptic USB-M board (the vendor's published wire protocol) on a pseudo-terminal: the twin's
+lens, and the Varioptic driver's test device.
 
 It keeps the register file, answers write and read frames with the sum checksum, ACKs/NACKs, commits the focus
 code when the MSB is written (clearing the Analog bit), and records every focus code it decoded (:attr:`codes`,
@@ -8,7 +9,7 @@ Fault register (0x0A). Misbehaviour: ``fail("nack" | "corrupt" | "short" | "sile
 
 from __future__ import annotations
 
-from tests.fakes.pty_device import PtyDevice
+from dasha.camera.twin.pty_device import PtyDevice
 
 STX, WRITE, READ = 0x02, 0x37, 0x38
 ACK = bytes([STX, WRITE, 0x06, 0x3F])
