@@ -78,3 +78,18 @@ def test_cli_calibrate_writes_the_curve_and_run_uses_it(tmp_path: Path, monkeypa
     assert main(["run", "--camera", "sim:distance=0.5", "--calibration", str(out)]) == 0
     assert seen and all(c == curve for c in seen)  # the focus model is the measured curve
     assert main(["calibrate", "--camera", "sim", "--distances", "1", "--out", str(out)]) == 2
+
+
+def test_a_real_camera_spec_states_its_optics() -> None:
+    from dasha.camera.basler_spec import parse_basler_args
+    from dasha.camera.calibration import Optics, optics_from_spec
+
+    serial, kwargs = parse_basler_args("basler:123,focal_mm=16,fnumber=2.8,pitch_um=5.5,Gain=2", "123,focal_mm=16,"
+                                       "fnumber=2.8,pitch_um=5.5,Gain=2")  # fmt: skip
+    assert serial == "123" and kwargs["features"] == {"Gain": "2"}
+    assert kwargs["optics"] == Optics(focal_length_m=0.016, f_number=2.8, pixel_pitch_m=5.5e-6)
+    assert optics_from_spec("x", {}) is None
+    with pytest.raises(ConfigError, match="missing: pitch_um"):
+        optics_from_spec("x", {"focal_mm": "16", "fnumber": "2.8"})
+    with pytest.raises(ConfigError, match="out of range"):
+        optics_from_spec("x", {"focal_mm": "16", "fnumber": "2.8", "pitch_um": "5500"})

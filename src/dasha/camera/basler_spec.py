@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from dasha.camera.base import Limits
+from dasha.camera.calibration import OPTICS_KEYS, optics_from_spec
 from dasha.camera.errors import SpecError
 
 __all__ = ["check_roi", "exposure_limits_from_nodes", "parse_basler_args"]
@@ -68,10 +69,12 @@ def check_roi(
 
 def parse_basler_args(spec: str, args: str) -> tuple[str | None, dict[str, Any]]:
     """``(serial, kwargs)`` for :class:`~dasha.camera.basler.BaslerCamera` from the ``ARGS`` of ``basler:ARGS``:
-    ``[SERIAL][,roi=X:Y:W:H][,pfs=FILE][,Feature=value…]`` (``kwargs``: ``roi``, ``pfs``, ``features``)."""
+    ``[SERIAL][,roi=X:Y:W:H][,pfs=FILE][,focal_mm=F,fnumber=N,pitch_um=P][,Feature=value…]`` (``kwargs``:
+    ``roi``, ``pfs``, ``features``, ``optics`` — the lens and sensor the camera looks through, or None)."""
     serial: str | None = None
     kwargs: dict[str, Any] = {}
     features: dict[str, str] = {}
+    optics: dict[str, str] = {}
     items = [item.strip() for item in args.split(",")] if args else []
     for i, item in enumerate(items):
         key, eq, raw = item.partition("=")
@@ -92,7 +95,10 @@ def parse_basler_args(spec: str, args: str) -> tuple[str | None, dict[str, Any]]
             kwargs["roi"] = tuple(int(p) for p in parts)
         elif key.lower() == "pfs":
             kwargs["pfs"] = raw
+        elif key in OPTICS_KEYS:
+            optics[key] = raw
         else:
             features[key] = raw
     kwargs["features"] = features
+    kwargs["optics"] = optics_from_spec(spec, optics)
     return serial, kwargs

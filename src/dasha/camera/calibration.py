@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dasha.camera.base import LensCurve, Limits
+from dasha.camera.errors import SpecError
 
 __all__ = [
     "MIN_DISTANCE_M",
@@ -189,3 +190,24 @@ def in_focus_half_width_v(optics: Optics, curve: LensCurve, volts: float, blur_p
     """
     slope = abs(optics.kappa * curve_slope_d_per_v(curve, volts))
     return blur_px / optics.px_per_diopter / max(slope, 1e-6)
+
+
+OPTICS_KEYS = ("focal_mm", "fnumber", "pitch_um")
+"""SPEC keys that state a real camera's optics (``basler:…,focal_mm=16,fnumber=2.8,pitch_um=5.5``)."""
+
+
+def optics_from_spec(spec: str, values: dict[str, str]) -> Optics | None:
+    """The :class:`Optics` a camera SPEC states with :data:`OPTICS_KEYS` (mm, f-number, µm; all three or none)."""
+    given = {k: values[k] for k in OPTICS_KEYS if k in values}
+    if not given:
+        return None
+    if len(given) != len(OPTICS_KEYS):
+        missing = ", ".join(k for k in OPTICS_KEYS if k not in given)
+        raise SpecError(f"camera spec {spec!r}: the optics need focal_mm, fnumber and pitch_um (missing: {missing})")
+    try:
+        focal, n, pitch = (float(given[k]) for k in OPTICS_KEYS)
+    except ValueError:
+        raise SpecError(f"camera spec {spec!r}: focal_mm, fnumber and pitch_um must be numbers") from None
+    if not (0.5 <= focal <= 500 and 0.7 <= n <= 64 and 0.5 <= pitch <= 50):
+        raise SpecError(f"camera spec {spec!r}: optics out of range (focal 0.5–500 mm, f/0.7–64, pitch 0.5–50 µm)")
+    return Optics(focal_length_m=focal * 1e-3, f_number=n, pixel_pitch_m=pitch * 1e-6)

@@ -14,7 +14,8 @@ Grammar: ``KIND`` or ``KIND:ARGS``. Cameras (:func:`make_camera`):
 ``replay:FILE.npz``        replays a ``dasha record-grid`` file (nearest recorded exposure and lens voltage)
 ``basler[:SERIAL][,…]``    Basler / GenICam camera via pypylon (``pip install 'dasha[basler]'``): that serial or
                            the first camera; ``,roi=X:Y:W:H`` (px), ``,pfs=FILE`` (pylon feature file), any other
-                           ``,Feature=value`` sets that GenICam feature (e.g. ``Gain=3.0``), after the file and ROI
+                           ``,Feature=value`` sets that GenICam feature (e.g. ``Gain=3.0``), after the file and ROI;
+                           ``,focal_mm=F,fnumber=N,pitch_um=P`` (also on ``opencv``): the optics it looks through
 ``twin:key=value,...``     hardware-in-the-loop twin, the ``sim:`` keys: the Basler backend on pylon's camera
                            emulation and the Varioptic driver on a pseudo-terminal to a simulated USB-M board, the
                            simulator rendering every frame (:class:`~dasha.camera.twin.camera.TwinCamera`)

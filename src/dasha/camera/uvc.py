@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from dasha.camera.base import Camera, Device, Frame, Lens, LensCurve, Limits
+from dasha.camera.calibration import OPTICS_KEYS, optics_from_spec
 from dasha.camera.errors import CameraDisconnectedError, CameraError, ConfigError, SpecError
 from dasha.camera.uvc_frames import FrameSource, OpenCvFrames, to_mono8
 from dasha.camera.v4l2 import (
@@ -313,10 +314,14 @@ def uvc_from_spec(spec: str, args: str) -> UvcCamera:
         raise SpecError(
             f"camera spec {spec!r}: opencv needs a camera index or device, e.g. opencv:0 or opencv:/dev/video0"
         )
-    if "," in args or "=" in args:
-        raise SpecError(f"camera spec {spec!r}: opencv takes only the device (opencv:0 or opencv:/dev/video0)")
+    device, *rest = [a.strip() for a in args.split(",")]
+    extra = dict(item.partition("=")[::2] for item in rest)
+    if "=" in device or any(k not in OPTICS_KEYS or not v for k, v in extra.items()):
+        raise SpecError(f"camera spec {spec!r}: opencv takes the device (opencv:0 or opencv:/dev/video0), then "
+                        "optionally focal_mm=…,fnumber=…,pitch_um=…")  # fmt: skip
     try:
-        _device_path(args)
+        _device_path(device)
     except SpecError as exc:
         raise SpecError(f"camera spec {spec!r}: {exc}") from None
-    return UvcCamera(int(args) if args.isdigit() else args, spec=spec)
+    optics = optics_from_spec(spec, extra)
+    return UvcCamera(int(device) if device.isdigit() else device, spec=spec, optics=optics)

@@ -169,7 +169,10 @@ class Perception:
         """The driven camera's optics (focal length, f-number, pixel pitch), read at every use: it follows changes."""
         optics = getattr(self.camera, "optics", None)
         if optics is None:
-            raise SpecError(f"camera {getattr(self.camera, 'spec', '')!r} reports no optics calibration")
+            raise SpecError(
+                f"camera {getattr(self.camera, 'spec', '')!r} reports no optics (focal length, f-number, pixel pitch): "
+                "state them in its SPEC, e.g. basler:…,focal_mm=16,fnumber=2.8,pitch_um=5.5"
+            )
         return optics
 
     @property
