@@ -74,3 +74,10 @@ def test_without_pypylon_the_twin_names_the_extra(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setitem(sys.modules, "pypylon", None)
     with pytest.raises(DependencyMissingError, match=r"dasha\[basler\]"):
         make_camera("twin")
+
+
+def test_devices_lists_the_emulated_camera(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PYLON_CAMEMU", "1")
+    assert main(["devices"]) == 0
+    out = capsys.readouterr().out
+    assert "Emulation" in out and "basler:" in out
