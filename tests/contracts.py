@@ -27,6 +27,7 @@ from dasha.camera import (
     Lens,
     LensCurve,
     LensUnitError,
+    Limits,
     OutOfRangeError,
 )
 
@@ -39,6 +40,29 @@ def _outside(low: float, high: float, resolution: float) -> list[float]:
 
 def _inside(low: float, high: float, fraction: float) -> float:
     return low + fraction * (high - low)
+
+
+class RecordingLens(Lens):
+    """A lens that records every setting it is sent (``sent``) and counts ``close`` calls; ``rest``: its setting
+    before the first command."""
+
+    def __init__(self, limits: Limits, rest: float, curve: LensCurve | None = None) -> None:
+        self.limits = limits
+        self.settle_time_s = 0.0
+        self.sent: list[float] = []
+        self.closed_calls = 0
+        self._rest = rest
+        if curve is not None:
+            self.curve = curve
+
+    def _do_set_setting(self, value: float) -> None:
+        self.sent.append(value)
+
+    def _do_get_setting(self) -> float:
+        return self.sent[-1] if self.sent else self._rest
+
+    def _do_close(self) -> None:
+        self.closed_calls += 1
 
 
 class LensContract:

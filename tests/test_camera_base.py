@@ -11,29 +11,17 @@ from dasha.camera import (
     CameraDisconnectedError,
     Frame,
     InvalidFrameError,
-    Lens,
     Limits,
     MissingCalibrationError,
     OutOfRangeError,
     exposure_index,
 )
+from tests.contracts import RecordingLens
 
 
-class SpyLens(Lens):
+class SpyLens(RecordingLens):
     def __init__(self) -> None:
-        self.limits = Limits(24.0, 70.0, "V", resolution=0.001)
-        self.settle_time_s = 0.0
-        self.sent: list[float] = []
-        self.closed_calls = 0
-
-    def _do_set_setting(self, value: float) -> None:
-        self.sent.append(value)
-
-    def _do_get_setting(self) -> float:
-        return self.sent[-1] if self.sent else 24.0
-
-    def _do_close(self) -> None:
-        self.closed_calls += 1
+        super().__init__(Limits(24.0, 70.0, "V", resolution=0.001), 24.0)
 
 
 class SpyCamera(Camera):

@@ -33,7 +33,7 @@ from dasha.camera.grid import record_grid
 from dasha.camera.replay import ReplayCamera
 from dasha.camera.sim import Scene, SimCamera, SimLens
 from dasha.cli import main
-from tests.contracts import CameraContract, LensContract
+from tests.contracts import CameraContract, LensContract, RecordingLens
 
 NARROW = Limits(30.0, 60.0, "V", 0.001)
 
@@ -55,24 +55,11 @@ class LinearMilliampCurve(LensCurve):
         return (diopters - self.offset_d) / self.slope_d_per_ma
 
 
-class MilliampLens(Lens):
+class MilliampLens(RecordingLens):
     """A lens driven in mA (0–300 mA at 0.1 mA) with a linear curve; records every command it receives."""
 
     def __init__(self) -> None:
-        self.limits = Limits(0.0, 300.0, "mA", resolution=0.1)
-        self.curve = LinearMilliampCurve()
-        self.settle_time_s = 0.0
-        self.sent: list[float] = []
-        self.closed_calls = 0
-
-    def _do_set_setting(self, value: float) -> None:
-        self.sent.append(value)
-
-    def _do_get_setting(self) -> float:
-        return self.sent[-1] if self.sent else 0.0
-
-    def _do_close(self) -> None:
-        self.closed_calls += 1
+        super().__init__(Limits(0.0, 300.0, "mA", resolution=0.1), 0.0, LinearMilliampCurve())
 
 
 def _scene() -> Scene:

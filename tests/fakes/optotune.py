@@ -9,6 +9,7 @@ for ``Aw``, dpt for ``PwDA``), before clamping, so a test sees what reached the 
 
 from __future__ import annotations
 
+from dasha.camera.lens.optotune import crc16_arc
 from dasha.camera.twin.pty_device import PtyDevice
 
 #: Command prefix → number of argument bytes before the CRC.
@@ -19,13 +20,7 @@ COMMANDS = {
 CRLF = b"\r\n"
 
 
-def crc16(data: bytes) -> int:
-    crc = 0
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
+crc16 = crc16_arc  # the driver's CRC, itself checked against the protocol's test vectors
 
 
 def framed(payload: bytes) -> bytes:

@@ -37,10 +37,10 @@ from __future__ import annotations
 import logging
 import math
 
-from dasha.camera.base import Lens, LensCurve, Limits
+from dasha.camera.base import LensCurve, Limits
 from dasha.camera.errors import CommandRejectedError, ConfigError, DeviceFaultError, OutOfRangeError, ProtocolError
 from dasha.camera.lens.curves import IdentityPowerCurve, LinearCurrentCurve
-from dasha.camera.lens.transport import SerialTransport, wire_log
+from dasha.camera.lens.transport import SerialLens, SerialTransport, wire_log
 
 __all__ = [
     "BAUDRATE",
@@ -182,7 +182,7 @@ def _s16(data: bytes) -> int:
 
 
 # -- the lens ------------------------------------------------------------------------------------------------------
-class OptotuneLens(Lens):
+class OptotuneLens(SerialLens):
     """An Optotune lens on a Lens Driver 4 at ``port``, driven in mA (``mode="current"``) or dpt (``"power"``).
 
     Args:
@@ -291,16 +291,6 @@ class OptotuneLens(Lens):
         return power_dpt(_s16(data[1:3]), self.firmware_type), power_dpt(_s16(data[3:5]), self.firmware_type)
 
     # -- public extras ---------------------------------------------------------------------------------------------
-    @property
-    def port(self) -> str:
-        """The serial port this lens is on."""
-        return self._t.port
-
-    @property
-    def transport(self) -> SerialTransport:
-        """The serial transport (its ``monitor`` sees every byte sent and received)."""
-        return self._t
-
     @property
     def temperature_c(self) -> float | None:
         """The lens temperature (°C) the driver reads (``TCA``); None when the lens has no sensor."""

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from dasha.camera.base import Lens
 from dasha.camera.errors import (
     CameraDisconnectedError,
     CameraTimeoutError,
@@ -234,3 +235,19 @@ class SerialTransport:
             _LOG.debug("%s %s %s", self.port, direction, data.hex(" "))
         if self.monitor is not None:
             self.monitor(direction, data)
+
+
+class SerialLens(Lens):
+    """A lens behind a :class:`SerialTransport` (set ``_t`` in ``__init__``): its port and transport."""
+
+    _t: SerialTransport
+
+    @property
+    def port(self) -> str:
+        """The serial port this lens is on."""
+        return self._t.port
+
+    @property
+    def transport(self) -> SerialTransport:
+        """The serial transport (its ``monitor`` sees every byte sent and received)."""
+        return self._t

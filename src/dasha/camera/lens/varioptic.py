@@ -30,10 +30,10 @@ Units: V (RMS) for the focus drive, dpt for optical power, s for time-outs.
 
 from __future__ import annotations
 
-from dasha.camera.base import Lens, LensCurve, Limits
+from dasha.camera.base import LensCurve, Limits
 from dasha.camera.calibration import VARIOPTIC_LIMITS, VariopticCurve
 from dasha.camera.errors import CommandRejectedError, ConfigError, DeviceFaultError, OutOfRangeError, ProtocolError
-from dasha.camera.lens.transport import SerialTransport, wire_log
+from dasha.camera.lens.transport import SerialLens, SerialTransport, wire_log
 
 __all__ = [
     "ACK",
@@ -144,7 +144,7 @@ def decode_faults(bits: int) -> list[str]:
 
 
 # -- the lens ------------------------------------------------------------------------------------------------------
-class VariopticLens(Lens):
+class VariopticLens(SerialLens):
     """A Varioptic (Corning) liquid lens on a USB-M board at ``port``, driven in V RMS (24–70 V at 1 mV).
 
     Args:
@@ -194,16 +194,6 @@ class VariopticLens(Lens):
         except BaseException:
             self._t.close()
             raise
-
-    @property
-    def port(self) -> str:
-        """The serial port this lens is on."""
-        return self._t.port
-
-    @property
-    def transport(self) -> SerialTransport:
-        """The serial transport (its ``monitor`` sees every byte sent and received)."""
-        return self._t
 
     def check_faults(self) -> None:
         """Read the Fault register; DeviceFaultError naming each set bit (and the port) when it is not 0."""
