@@ -27,6 +27,7 @@ import numpy as np
 from dasha.camera.base import Camera, Frame, Lens, LensCurve, Limits, Truth
 from dasha.camera.calibration import VARIOPTIC_LIMITS, Optics, VariopticCurve
 from dasha.camera.errors import SpecError
+from dasha.camera.sim.conditions import Conditions
 from dasha.camera.sim.light import ConstantLight, LightSchedule
 from dasha.camera.sim.optics import PyramidBlur
 from dasha.camera.sim.scene import Scene
@@ -188,6 +189,7 @@ class SimCamera(Camera):
         lens_limits: liquid-lens drive limits (V) inside 24–70 V, e.g. ``Limits(30, 60, "V", 0.001)``;
             default :data:`VARIOPTIC_LIMITS`.
         vibration_d: RMS frame-to-frame jitter of the object vergence (dpt), e.g. a vibrating mount.
+        conditions: an extreme condition on the optical image (rain, dust, glare, motion blur: :mod:`.conditions`).
         frame_interval_s: minimum frame period (s); 0.02 = 50 fps.
     """
 
@@ -206,6 +208,7 @@ class SimCamera(Camera):
         curve: LensCurve | None = None,
         dynamics: LensDynamics | None = None,
         vibration_d: float = 0.0,
+        conditions: Conditions | None = None,
         frame_interval_s: float = 0.02,
         spec: str = "sim",
         lens_limits: Limits | None = None,
@@ -221,6 +224,8 @@ class SimCamera(Camera):
         self._lens = SimLens(self.clock, curve, dynamics, lens_v, limits=lens_limits)
         self._exposure_us = self.exposure_limits.check(exposure_us, "initial exposure")
         self.vibration_d = float(vibration_d)
+        self.conditions = conditions or Conditions()
+        """Rain, dust, glare or motion blur on the optical image (:mod:`dasha.camera.sim.conditions`)."""
         self.frame_interval_s = float(frame_interval_s)
         self.set_f_number(f_number)
         self.light: LightSchedule = light if light is not None else _constant(lux)
@@ -322,6 +327,7 @@ class SimCamera(Camera):
     def _expose(self, power_d: float, lux: float, jitter_d: float, rng: np.random.Generator | None) -> Frame:
         optics, scene = self.optics, self._scene
         reflectance, c_obj, c_bg = self.reflectance(power_d, jitter_d)
+        reflectance = self.conditions.apply(reflectance, self.seed, rng)  # rain, dust, glare, motion (or none)
         t_e = self._exposure_us * 1e-6
         image, saturated, mean_e = self.sensor.expose(reflectance, lux, t_e, optics.f_number, rng)
         truth = Truth(
