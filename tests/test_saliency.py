@@ -35,13 +35,13 @@ def test_occlusion_finds_the_pixels_the_observation_reads() -> None:
         net.actor[0].weight[:] = 1.0
         net.pi.weight[1, :] = 1.0
     image = np.full((64, 64), 100, np.uint8)
-    image[0:16, 0:16] = 250  # only this corner moves the observation (its mean brightness)
+    image[0:16:2, 0:16] = 250  # a textured corner: only its contrast moves the observation
 
     def observe(img: np.ndarray) -> np.ndarray:
-        return np.asarray([img[0:16, 0:16].mean() / 255.0], np.float32)
+        return np.asarray([img[0:16, 0:16].std() / 128.0], np.float32)
 
     heat = occlusion_saliency(net, observe, image, patch_px=16)
-    assert heat[0:16, 0:16].min() > 0.0  # dimming the bright corner costs the chosen action probability
+    assert heat[0:16, 0:16].min() > 0.0  # flattening the corner's texture costs the chosen action probability
     assert heat[16:, 16:].max() == 0.0  # elsewhere nothing the decision reads
 
 
