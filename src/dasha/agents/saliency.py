@@ -123,7 +123,7 @@ def decisions(policy: Policy, env: Any, seed: int, limit: int = 3) -> list[Decis
 
 
 def saliency_figure(policy: Policy, env: Any, seeds: Sequence[int], path: Path,
-                    feature_names: Callable[[str, int], list[str]] | None = None) -> Path:  # fmt: skip
+                    feature_names: Callable[[str, int, str], list[str]] | None = None) -> Path:  # fmt: skip
     """Frame saliency (top) and observation attributions (bottom) of the first decision after the start frame of
     each seeded episode (the lens agent's first move in the joint task), as one PNG."""
     from dasha.envs.observations import feature_names as default_names
@@ -147,7 +147,7 @@ def saliency_figure(policy: Policy, env: Any, seeds: Sequence[int], path: Path,
             top.imshow(heat / heat.max(), cmap="inferno", alpha=0.45, vmin=0, vmax=1)
         top.set_title(f"seed {seed} · {d.module} · action {action.tolist()}", fontsize=8)
         top.axis("off")
-        names = names_of(d.module, len(attr))
+        names = names_of(d.module, len(attr), policy.env_config().mode)
         order = np.argsort(-np.abs(attr))[:10][::-1]
         bottom.barh([names[i] for i in order], attr[order], color=["tab:red" if attr[i] < 0 else "tab:blue"
                                                                     for i in order])  # fmt: skip

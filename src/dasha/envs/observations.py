@@ -132,9 +132,42 @@ def focus_observation(
     return np.concatenate(parts).astype(np.float32)
 
 
+FOCUS_FEATURES: tuple[str, ...] = (
+    "blur", "blur prev", "Δblur", "blur best", "frame blur", "sharpness/4", "Δsharpness", "best − sharpness",
+    "V", "V prev", "ΔV", "V best − V", "moves", "has prev", "side", "side prev", "V fit − V", "V other − V",
+    "fit rms", "other rms",
+)  # fmt: skip
+"""Names of the ours-mode focus observation's summary (the table above)."""
+EXPOSURE_FEATURES: tuple[str, ...] = (
+    *(f"{s}" for s in ("p1", "p10", "p50", "p90", "p99", "mean", "std", "dark", "bright")),
+    *(f"{s} prev" for s in ("p1", "p10", "p50", "p90", "p99", "mean", "std", "dark", "bright")),
+    "log e",
+    "log e prev",
+    "Δlog e",
+    "moves",
+    "has prev",
+)
+"""Names of the ours-mode exposure observation's summary (the table above)."""
+
+
+def feature_names(module: str, dim: int, mode: str = "ours") -> list[str]:
+    """A name for every entry of ``module``'s ``dim``-long observation in ``mode`` (the tables above)."""
+    focus = module in ("low_level", "focus")
+    if mode == "paper":
+        if focus:
+            return [f"latent {k}" for k in range(dim)]
+        latent = [f"latent {k}" for k in range(dim - 21)]
+        return [*latent, *(f"hist {k}" for k in range(10)), *(f"edge {k}" for k in range(11))]
+    named = FOCUS_FEATURES if focus else EXPOSURE_FEATURES
+    return [*named, *(f"latent {k}" for k in range(dim - len(named)))][:dim]
+
+
 __all__ = [
+    "EXPOSURE_FEATURES",
+    "FOCUS_FEATURES",
     "exposure_observation",
     "exposure_observation_space",
+    "feature_names",
     "focus_observation",
     "focus_observation_space",
     "log_exposure",
