@@ -8,6 +8,8 @@ may use it.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +30,26 @@ def pyplot() -> Any:
 
 
 def save_figure(fig: Any, path: Path) -> Path:
-    """Save ``fig`` as a PNG at :data:`DPI` (parent directories created) and close it; returns ``path``."""
+    """Save ``fig`` as a PNG at :data:`DPI` (parent directories created) and close it; returns ``path``.
+
+    Atomic: the PNG is written beside ``path`` and renamed over it, so a failed write (a full disk, Ctrl-C) leaves
+    the old figure as it was; ``OSError`` names ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI)
-    pyplot().close(fig)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.png", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        pyplot().close(fig)
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    try:
+        fig.savefig(name, dpi=DPI, format="png")
+        os.chmod(name, 0o644)
+        os.replace(name, path)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    finally:
+        pyplot().close(fig)
+        if os.path.exists(name):
+            os.unlink(name)
     return path

@@ -1,13 +1,18 @@
 """The bench's worlds and jobs: the options shared by the suites, the world of a suite, and jobs — one method's
 episodes in one world — run in parallel worker processes (one method's episodes in one process, so results do not
 depend on the number of workers).
+
+Interrupts (Ctrl-C, SIGTERM) lose no finished episode: the workers ignore both signals and stop before their next
+episode when the main process sets the pool's stop event; :func:`run_jobs` then collects every job's episodes so far
+and raises :class:`BenchInterrupted` with them (the suites write them, marked partial).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,28 +75,78 @@ class Job:
     key: str = ""
 
 
-def run_job(job: Job) -> tuple[Job, list[EpisodeResult] | None]:
-    """Play a job's episodes (None when the method's policy is missing); images are dropped."""
+class BenchInterrupted(KeyboardInterrupt):
+    """Ctrl-C / SIGTERM during a bench: ``results`` holds every job's finished episodes (by key; a job cut short
+    has fewer than it asked for, one never started is absent); a suite sets ``doc`` to its partial document."""
+
+    def __init__(self, results: dict[str, list[EpisodeResult] | None]) -> None:
+        super().__init__("bench interrupted")
+        self.results = results
+        self.doc: dict[str, Any] | None = None
+
+
+def run_jobs_or_partial(
+    jobs: list[Job], opts: BenchOptions, label: str
+) -> tuple[dict[str, list[EpisodeResult] | None], BenchInterrupted | None]:
+    """:func:`run_jobs`, or on an interrupt the episodes finished so far and the interrupt (to re-raise with the
+    partial document: :func:`mark_partial`)."""
+    try:
+        return run_jobs(jobs, opts, label), None
+    except BenchInterrupted as exc:
+        return exc.results, exc
+
+
+def mark_partial(exc: BenchInterrupted, doc: dict[str, Any], episodes_done: int) -> BenchInterrupted:
+    """Mark ``doc`` partial (``"partial": true``, ``"episodes_done"``: the finished episodes) and attach it."""
+    doc["partial"] = True
+    doc["episodes_done"] = episodes_done
+    exc.doc = doc
+    return exc
+
+
+_STOP: Any = None
+"""In a worker process: the pool's stop event (set by the main process when it is interrupted)."""
+
+
+def _stopping() -> bool:
+    return _STOP is not None and _STOP.is_set()
+
+
+def run_job(job: Job, into: list[EpisodeResult] | None = None) -> tuple[Job, list[EpisodeResult] | None]:
+    """Play a job's episodes (None when the method's policy is missing); images are dropped. ``into`` receives the
+    episodes as they finish (what an interrupted job keeps); a worker stops early when its pool's stop event is set."""
     player = make_player(job.suite, job.name, job.policies)
     if player is None:
         return job, None
     env = env_for(player, job.suite, job.config)
-    results = play_episodes(player, env, job.episodes, job.seed)
-    for r in results:
-        r.first = r.last = None
+    results: list[EpisodeResult] = into if into is not None else []
+
+    def drop_images() -> None:
+        results[-1].first = results[-1].last = None
+
+    play_episodes(player, env, job.episodes, job.seed, progress=drop_images, into=results, stop=_stopping)
     return job, results
 
 
-def _init_worker() -> None:
+def _init_worker(stop: Any = None) -> None:
     import cv2
     import torch
 
+    global _STOP
+    _STOP = stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides: it sets the stop event
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
 
 
 def run_jobs(jobs: list[Job], opts: BenchOptions, label: str) -> dict[str, list[EpisodeResult] | None]:
-    """Run jobs (in parallel worker processes when ``opts.workers`` > 1); results by ``job.key or job.name``."""
+    """Run jobs (in parallel worker processes when ``opts.workers`` > 1); results by ``job.key or job.name``.
+
+    Raises:
+        BenchInterrupted: on Ctrl-C / SIGTERM, with the episodes finished so far (the workers finish the episode
+            they are in, then stop).
+    """
     workers = max(1, min(opts.workers or os.cpu_count() or 1, len(jobs)))
     out: dict[str, list[EpisodeResult] | None] = {}
 
@@ -102,11 +157,37 @@ def run_jobs(jobs: list[Job], opts: BenchOptions, label: str) -> dict[str, list[
 
     if workers == 1:
         for job in jobs:
-            done(*run_job(job))
+            partial: list[EpisodeResult] = []
+            try:
+                done(*run_job(job, into=partial))
+            except KeyboardInterrupt:
+                for r in partial:
+                    r.first = r.last = None
+                out[job.key or job.name] = partial
+                raise BenchInterrupted(out) from None
         return out
     import multiprocessing
 
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker) as ex:
-        for future in as_completed([ex.submit(run_job, job) for job in jobs]):
-            done(*future.result())
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(stop,)) as ex:
+        futures = {ex.submit(run_job, job): job for job in jobs}
+        try:
+            for future in as_completed(futures):
+                done(*future.result())
+        except KeyboardInterrupt:
+            stop.set()  # every worker ends its episode and returns what it has; jobs not started return nothing
+            for future in futures:
+                future.cancel()
+            try:
+                wait(futures, timeout=120)
+            except KeyboardInterrupt:  # a second Ctrl-C: do not wait for the episodes in flight
+                pass
+            for future, job in futures.items():
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    out[job.key or job.name] = future.result()[1]
+            if not all(f.done() for f in futures):
+                for proc in list((getattr(ex, "_processes", None) or {}).values()):
+                    proc.terminate()
+            raise BenchInterrupted(out) from None
     return out

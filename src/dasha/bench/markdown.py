@@ -8,6 +8,7 @@ from typing import Any
 
 from dasha.bench.methods import TASK_OF_SUITE, group_of
 from dasha.camera.errors import SpecError
+from dasha.jsonio import write_atomic
 
 
 def pct(rate: float | None, ci: list[float] | None = None) -> str:
@@ -36,6 +37,8 @@ def markdown_table(doc: dict[str, Any]) -> str:
             f"{', '.join(doc['scenes'])}; backgrounds {', '.join(doc.get('backgrounds', []))}"  # fmt: skip
     lines = [f"**{doc['suite']}**{' (paper domain)' if doc.get('domain') == 'paper' else ''} — {where}. Success: "
              f"{doc.get('success', '')}. ✓: rig time of the successful episodes only."]  # fmt: skip
+    if doc.get("partial"):
+        lines[0] += f" **Partial** (interrupted): {doc.get('episodes_done', 0)} episodes finished."
     for group in ("alone", "nets", "bound"):
         items = [(k, m) for k, m in doc["methods"].items() if m.get("group", group_of(k, doc["suite"])) == group]
         if not items:
@@ -135,4 +138,4 @@ def update_readme(readme: Path, plots: Path, command: str) -> None:
             README_END]  # fmt: skip
     head, _, rest = text.partition(README_START)
     _, _, tail = rest.partition(README_END)
-    readme.write_text(head + "\n".join(body) + tail)
+    write_atomic(readme, head + "\n".join(body) + tail)

@@ -32,7 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from dasha.agents.evaluate import SUCCESS, EpisodeResult, summarise
-from dasha.bench.jobs import BenchOptions, Job, run_job, run_jobs, suite_config
+from dasha.bench.jobs import (
+    BenchInterrupted,
+    BenchOptions,
+    Job,
+    mark_partial,
+    run_job,
+    run_jobs,
+    run_jobs_or_partial,
+    suite_config,
+)
 from dasha.bench.markdown import (
     GROUP_TITLES,
     README_END,
@@ -71,14 +80,14 @@ from dasha.bench.sweeps import (
 )
 from dasha.camera.errors import SpecError
 from dasha.envs.config import DOMAIN_LABELS, domain_changes
-from dasha.jsonio import write_json
+from dasha.jsonio import write_atomic, write_json
 
 __all__ = [
     "BARE_POLICY", "CALIBRATION_ERRORS", "CALIBRATION_METHODS", "F_NUMBERS", "GROUP_TITLES", "JOINT_PIPELINES",
     "LUX_LEVELS", "METHOD_NOTES", "PAPER_DOMAIN_AE", "PAPER_DOMAIN_AF", "PAPER_DOMAIN_JOINT", "POLICY_DIRS",
     "README_END", "README_START", "RESULTS_ORDER", "RL_METHODS", "ROBUSTNESS_METHODS", "SUITES", "TABLE1_TITLE",
-    "TABLE1_WIDE", "TASK_OF_SUITE", "BenchOptions", "Job", "calibration", "calibration_markdown", "env_for",
-    "group_of", "make_player", "markdown_table", "method_names", "method_note", "pct", "results_markdown",
+    "TABLE1_WIDE", "TASK_OF_SUITE", "BenchInterrupted", "BenchOptions", "Job", "calibration", "calibration_markdown",
+    "env_for", "group_of", "make_player", "markdown_table", "method_names", "method_note", "pct", "results_markdown",
     "robustness", "robustness_markdown", "run_job", "run_jobs", "run_method_suite", "run_suite", "suite_config",
     "update_readme", "write_json",
 ]  # fmt: skip
@@ -105,12 +114,14 @@ def run_method_suite(
             raise SpecError(f"unknown method(s) {unknown} for bench {suite} (choose from: {', '.join(names)})")
         names = [n for n in names if n in chosen]
     jobs = [Job(suite, n, cfg, opts.episodes, opts.seed, opts.policies) for n in names]
-    got = run_jobs(jobs, opts, suite + _suffix(domain))
+    got, interrupted = run_jobs_or_partial(jobs, opts, suite + _suffix(domain))
     results: dict[str, list[EpisodeResult]] = {}
     methods_doc: dict[str, Any] = {}
     notes: dict[str, str] = {}
     for name in names:  # table order, whatever order the workers finished in
-        res = got.get(name)
+        if name not in got or got[name] == []:  # interrupted before this method finished an episode
+            continue
+        res = got[name]
         if res is None:
             notes[name] = f"skipped: no policy at {opts.policies / POLICY_DIRS[suite][name]}"
             continue
@@ -118,6 +129,8 @@ def run_method_suite(
         methods_doc[name] = {**summarise(res), "group": group_of(name, suite)}
         if note := method_note(name, suite):
             methods_doc[name]["note"] = note
+        if interrupted is not None:
+            methods_doc[name]["episodes_done"] = len(res)
     doc = {"suite": suite, "domain": domain, "domain_label": DOMAIN_LABELS[domain], "episodes": opts.episodes,
            "seed": opts.seed, "scenes": list(cfg.scenes), "backgrounds": list(cfg.backgrounds),
            "success": SUCCESS[TASK_OF_SUITE[suite]], "methods": methods_doc}  # fmt: skip
@@ -126,6 +139,8 @@ def run_method_suite(
     if notes:
         doc["notes"] = notes
         opts.notes.update({f"{suite}/{k}": v for k, v in notes.items()})
+    if interrupted is not None:
+        raise mark_partial(interrupted, doc, sum(len(r) for r in results.values()))
     return doc, results
 
 
@@ -155,42 +170,79 @@ def run_suite(suite: str, opts: BenchOptions, json_out: Path | None = None) -> d
                 ("table1", "", None)]  # fmt: skip
     else:
         plan = [(suite, opts.domain, None)]
+    interrupted: BenchInterrupted | None = None
     for name, domain, chosen in plan:
         key = name + _suffix(domain) if name in TASK_OF_SUITE else name
-        if name in TASK_OF_SUITE:
-            doc, _ = run_method_suite(name, opts, domain, chosen)
-            figures.method_bars(doc, plots, stem=key)
-        elif name == "calibration":
-            doc = calibration(opts)
-            figures.calibration_plot(doc, plots)
-        elif name == "detection-grid":
-            doc = figures.detection_grid(["haar-face", "aruco", "haar-cat", "yolo", "faster-rcnn", "retinanet"], plots,
-                                         seed=opts.seed)  # fmt: skip
-        elif name == "robustness":
-            doc = robustness(opts)
-            figures.robustness_plot(doc, plots)
-        else:  # table1: the paper's methods in the paper's domain, ours in both
-            paper = docs.get("af-paper") or run_method_suite("af", opts, "paper", list(PAPER_DOMAIN_AF))[0]
-            wide = docs.get("af") or run_method_suite("af", opts, "wide", list(TABLE1_WIDE))[0]
-            doc = figures.table1(paper, wide, keep=(*PAPER_DOMAIN_AF, *TABLE1_WIDE))
+        try:
+            doc = _run_one(name, domain, chosen, opts, plots, docs)
+        except KeyboardInterrupt as exc:  # write what was finished (marked partial), then stop
+            interrupted = exc if isinstance(exc, BenchInterrupted) else BenchInterrupted({})
+            if interrupted.doc is None:
+                break
+            doc = interrupted.doc
         docs[key] = doc
         write_json(plots / f"{key}.json", doc)
-    if suite == "all":
+        if interrupted is not None:
+            break
+    if suite == "all" and interrupted is None:
         figures.learning_curves(opts.policies, plots)
-    on_disk = {}  # results.md describes every suite in the directory, the ones just run included
-    for path in sorted(plots.glob("*.json")):
-        if path.stem in docs:  # just written from memory
-            continue
-        try:
-            on_disk[path.stem] = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            continue
-    md = results_markdown({**on_disk, **docs})
+    md = results_markdown({**_docs_on_disk(plots, skip=docs), **docs})
     if md.strip():
-        (plots / "results.md").write_text(md)
-    only = next(iter(docs.values()))
+        write_atomic(plots / "results.md", md)
+    only = next(iter(docs.values()), {"suite": suite, "episodes": opts.episodes, "seed": opts.seed, "methods": {}})
     result = only if suite != "all" else {"suite": "all", "episodes": opts.episodes, "seed": opts.seed,
                                           "suites": docs}  # fmt: skip
+    if interrupted is not None:
+        result = {**result, "partial": True}
+        result.setdefault("episodes_done", sum(d.get("episodes_done", 0) for d in docs.values() if d.get("partial")))
     if json_out is not None:
         write_json(json_out, result)
+    if interrupted is not None:
+        interrupted.doc = result
+        raise interrupted
     return result
+
+
+def _docs_on_disk(plots: Path, skip: dict[str, Any]) -> dict[str, Any]:
+    """The suite documents already in ``plots`` (``results.md`` describes every suite in the directory); files that
+    are not a JSON object are left out."""
+    out = {}
+    for path in sorted(plots.glob("*.json")):
+        if path.stem in skip:  # just written from memory
+            continue
+        try:
+            doc = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+            continue
+        if isinstance(doc, dict):
+            out[path.stem] = doc
+    return out
+
+
+def _run_one(name: str, domain: str, chosen: list[str] | None, opts: BenchOptions, plots: Path,
+             docs: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """One step of a suite's plan: its document (figures written beside it); BenchInterrupted with the partial
+    document when interrupted."""
+    from dasha.bench import figures
+
+    if name in TASK_OF_SUITE:
+        doc, _ = run_method_suite(name, opts, domain, chosen)
+        figures.method_bars(doc, plots, stem=name + _suffix(domain))
+    elif name == "calibration":
+        doc = calibration(opts)
+        figures.calibration_plot(doc, plots)
+    elif name == "detection-grid":
+        doc = figures.detection_grid(["haar-face", "aruco", "haar-cat", "yolo", "faster-rcnn", "retinanet"], plots,
+                                     seed=opts.seed)  # fmt: skip
+    elif name == "robustness":
+        doc = robustness(opts)
+        figures.robustness_plot(doc, plots)
+    else:  # table1: the paper's methods in the paper's domain, ours in both
+        try:
+            paper = docs.get("af-paper") or run_method_suite("af", opts, "paper", list(PAPER_DOMAIN_AF))[0]
+            wide = docs.get("af") or run_method_suite("af", opts, "wide", list(TABLE1_WIDE))[0]
+        except BenchInterrupted as exc:
+            exc.doc = None  # an af document is not table 1
+            raise
+        doc = figures.table1(paper, wide, keep=(*PAPER_DOMAIN_AF, *TABLE1_WIDE))
+    return doc

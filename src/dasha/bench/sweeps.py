@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from dasha.agents.evaluate import SUCCESS, summarise
-from dasha.bench.jobs import BenchOptions, Job, run_jobs, suite_config
+from dasha.bench.jobs import BenchOptions, Job, mark_partial, run_jobs_or_partial, suite_config
 from dasha.bench.methods import BARE_POLICY
 from dasha.bench.runner import NETS
 
@@ -29,21 +29,24 @@ def calibration(opts: BenchOptions) -> dict[str, Any]:
     names = [m for m in CALIBRATION_METHODS if not opts.methods or m in opts.methods]
     jobs = [Job("af", name, base.replace(calibration_error=(off, slope)), per_point, opts.seed, opts.policies,
                 key=f"{name}@{label}") for name in names for label, off, slope in CALIBRATION_ERRORS]  # fmt: skip
-    got = run_jobs(jobs, opts, "calibration")
+    got, interrupted = run_jobs_or_partial(jobs, opts, "calibration")
     methods: dict[str, Any] = {}
     for name in names:
         rows = [got.get(f"{name}@{label}") for label, _, _ in CALIBRATION_ERRORS]
-        if any(r is None for r in rows):
+        if any(not r for r in rows):  # no policy, or interrupted before every point had an episode
             continue
         summaries = [summarise(r) for r in rows if r is not None]
         methods[name] = {"success_rate": [s["success_rate"] for s in summaries],
                          "success_ci95": [s["success_ci95"] for s in summaries],
                          "mean_steps": [s["mean_steps"] for s in summaries]}  # fmt: skip
-    return {"suite": "calibration", "domain": opts.domain, "episodes_per_point": per_point, "seed": opts.seed,
-            "scenes": list(base.scenes), "backgrounds": list(base.backgrounds),
-            "perturbations": [label for label, _, _ in CALIBRATION_ERRORS],
-            "offset_d": [o for _, o, _ in CALIBRATION_ERRORS], "slope_error": [s for _, _, s in CALIBRATION_ERRORS],
-            "methods": methods}  # fmt: skip
+    doc = {"suite": "calibration", "domain": opts.domain, "episodes_per_point": per_point, "seed": opts.seed,
+           "scenes": list(base.scenes), "backgrounds": list(base.backgrounds),
+           "perturbations": [label for label, _, _ in CALIBRATION_ERRORS],
+           "offset_d": [o for _, o, _ in CALIBRATION_ERRORS], "slope_error": [s for _, _, s in CALIBRATION_ERRORS],
+           "methods": methods}  # fmt: skip
+    if interrupted is not None:
+        raise mark_partial(interrupted, doc, sum(len(r) for r in got.values() if r))
+    return doc
 
 
 # -- robustness (Fig. 7) ----------------------------------------------------------------------------------------
@@ -63,11 +66,11 @@ def robustness(opts: BenchOptions) -> dict[str, Any]:
                for fn in F_NUMBERS]  # fmt: skip
     jobs = [Job("joint", name, cfg, per_level, opts.seed, opts.policies, key=f"{name}@{w}")
             for name in names for w, cfg in worlds]  # fmt: skip
-    got = run_jobs(jobs, opts, "robustness")
+    got, interrupted = run_jobs_or_partial(jobs, opts, "robustness")
     curves: dict[str, dict[str, list[Any]]] = {}
     for name in names:
         rows = {w: got.get(f"{name}@{w}") for w, _ in worlds}
-        if any(r is None for r in rows.values()):
+        if any(not r for r in rows.values()):  # no policy, or interrupted before every point had an episode
             continue
         s = {w: summarise(r) for w, r in rows.items() if r is not None}
         curves[name] = {
@@ -76,6 +79,9 @@ def robustness(opts: BenchOptions) -> dict[str, Any]:
             "f_number": list(F_NUMBERS), "f_success": [s[f"f={x:g}"]["success_rate"] for x in F_NUMBERS],
             "f_ci95": [s[f"f={x:g}"]["success_ci95"] for x in F_NUMBERS],
         }  # fmt: skip
-    return {"suite": "robustness", "episodes_per_point": per_level, "seed": opts.seed, "detector": base.detector,
-            "scenes": list(base.scenes), "backgrounds": list(base.backgrounds), "success": SUCCESS["joint"],
-            "curves": curves}  # fmt: skip
+    doc = {"suite": "robustness", "episodes_per_point": per_level, "seed": opts.seed, "detector": base.detector,
+           "scenes": list(base.scenes), "backgrounds": list(base.backgrounds), "success": SUCCESS["joint"],
+           "curves": curves}  # fmt: skip
+    if interrupted is not None:
+        raise mark_partial(interrupted, doc, sum(len(r) for r in got.values() if r))
+    return doc

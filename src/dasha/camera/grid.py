@@ -9,16 +9,20 @@ File layout (``numpy.savez``):
 * ``meta`` — JSON string: ``camera`` (spec), ``seed``, ``complete``, ``optics`` (the camera's calibration, when it
   reports one), and for the simulator ``truth``
   (``in_focus_v``, ``object_box``, ``object_distance_m``, ``lux``, ``blur_px`` per lens voltage).
+
+An interrupted recording (Ctrl-C, SIGTERM, a device error) keeps only the exposure rows it reached: ``frames``,
+``exposure_us`` and ``captured`` cover those rows (the last one partly, ``captured`` says which frames), ``complete``
+is false and ``planned_exposure_us`` lists every exposure of the plan, so ``record_grid(..., resume=FILE)``
+(``dasha record-grid --resume``) continues where it stopped. Files are written atomically and checked when read
+(:func:`dasha.camera.grid_file.read_grid`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +30,8 @@ import numpy as np
 
 from dasha.camera.base import Camera
 from dasha.camera.errors import SpecError
-from dasha.jsonio import dumps
+from dasha.camera.grid_file import FrameStore, copy_frames, read_grid
+from dasha.jsonio import dumps, replacing
 
 
 @dataclass
@@ -40,43 +45,27 @@ class Grid:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def save(self, path: str | Path, compress: bool = False) -> Path:
-        """Write atomically (temporary file + rename), so a crash never leaves a half-written file."""
+        """Write atomically (temporary file + rename), so a crash or a full disk never leaves a half-written file
+        and an older file at ``path`` stays intact (:class:`~dasha.jsonio.OutputError` when it cannot be written)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp.npz", dir=path.parent)
-        os.close(fd)
-        try:
-            saver = np.savez_compressed if compress else np.savez
-            saver(
-                tmp,
-                frames=self.frames,
-                exposure_us=self.exposure_us,
-                lens_v=self.lens_v,
-                captured=self.captured,
-                meta=np.array(dumps(self.meta, indent=None)),
-            )
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        saver = np.savez_compressed if compress else np.savez
+        with replacing(path, suffix=".tmp.npz") as tmp:
+            saver(tmp, frames=self.frames, exposure_us=self.exposure_us, lens_v=self.lens_v, captured=self.captured,
+                  meta=np.array(dumps(self.meta, indent=None)))  # fmt: skip
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> Grid:
-        """Read a grid file; SpecError if it is missing or not a grid."""
-        path = Path(path)
-        if not path.is_file():
-            raise SpecError(f"grid file {str(path)!r} not found")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                frames, exp, lens = z["frames"], z["exposure_us"], z["lens_v"]
-                captured = z["captured"] if "captured" in z else np.ones(frames.shape[:2], bool)
-                meta = json.loads(str(z["meta"])) if "meta" in z else {}
-        except (OSError, KeyError, ValueError) as exc:
-            raise SpecError(f"{str(path)!r} is not a dasha grid file ({exc})") from None
-        if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[:2] != (len(exp), max(len(lens), 1)):
-            raise SpecError(f"{str(path)!r}: frames {frames.shape} do not match exposures × lens steps")
-        return cls(frames, exp.astype(np.float64), lens.astype(np.float64), captured.astype(bool), meta)
+    def load(cls, path: str | Path, frames: bool = True) -> Grid:
+        """Read and check a grid file (:func:`~dasha.camera.grid_file.read_grid`); SpecError (one line) if it is
+        missing, not a grid, or holds values no camera could have recorded. ``frames=False``: the frames' shape
+        only (a read-only placeholder), for planning a ``--resume``."""
+        return cls(*read_grid(path, frames))
+
+    @property
+    def planned_exposure_us(self) -> np.ndarray:
+        """Every exposure of the recording's plan (µs): more than ``exposure_us`` for an interrupted grid."""
+        planned = self.meta.get("planned_exposure_us")
+        return np.asarray(planned, np.float64) if planned is not None else self.exposure_us
 
 
 def validate_grid(
@@ -84,10 +73,16 @@ def validate_grid(
 ) -> tuple[list[float], list[float]]:
     """Check every grid setting against the camera's limits before anything is commanded."""
     exposures = [camera.exposure_limits.check(e, "exposure") for e in exposures_us]
+    if not exposures:
+        raise SpecError("a grid needs at least one exposure")
+    if any(b <= a for a, b in pairwise(exposures)):
+        raise SpecError("grid exposures must be strictly ascending (after rounding to the camera's resolution)")
     lens = camera.lens
     if lens is None and len(lens_v):
         raise SpecError(f"camera {camera.spec!r} has no lens; record with --lens-steps 0")
     volts = [lens.limits.check(v, "lens voltage") for v in lens_v] if lens is not None else []
+    if any(b <= a for a, b in pairwise(volts)):
+        raise SpecError("grid lens settings must be strictly ascending (after rounding to the lens's resolution)")
     return exposures, volts
 
 
@@ -98,18 +93,25 @@ def record_grid(
     on_frame: Callable[[int, int], None] | None = None,
     roi: tuple[int, int, int, int] | None = None,
     spool: str | Path | None = None,
+    resume: str | Path | None = None,
+    on_start: Callable[[tuple[int, int, int, int]], None] | None = None,
 ) -> Grid:
     """Capture one frame per (exposure, lens setting): exposure outer loop, lens inner loop.
 
     Every setting is validated against the camera's limits before the first command. If the run is
-    interrupted (Ctrl-C, device error), the frames captured so far are kept in the returned grid's
-    ``captured`` mask and the exception is attached as ``grid.meta["error"]``; the caller decides to save.
+    interrupted (Ctrl-C, SIGTERM, device error), the rows reached are kept (``captured`` says which frames), the
+    exception is attached as ``grid.interrupted`` and described in ``grid.meta["error"]``; the caller decides to save.
 
     Args:
-        lens_v: lens settings in the lens's own unit (V for a Varioptic lens).
+        lens_v: lens settings in the lens's own unit (V for a Varioptic lens), ascending.
         roi: ``(x, y, w, h)`` px: keep only this window of every frame (a hardware ROI belongs in the SPEC).
-        spool: a file to stream the frames into (a ``.npy`` memory map), so a grid larger than memory is never
-            held in RAM; :meth:`Grid.save` then writes the ``.npz`` from it chunk by chunk. Default: in memory.
+        spool: a file to stream the frames into, growing with what was captured, so a grid larger than memory is
+            never held in RAM (the grid's frames are then a memory map of it); default: in memory.
+        resume: an interrupted grid file of this very plan (camera SPEC, ROI, exposures, lens settings, frame size):
+            its captured frames are kept and the capture continues at the first frame it lacks (SpecError if the
+            file does not belong to this plan).
+        on_start: called with the grid's shape ``[E, F, H, W]`` before any setting is commanded (e.g. a disk-space
+            check that raises).
     """
     exposures, volts = validate_grid(camera, exposures_us, lens_v)
     lens = camera.lens
@@ -117,41 +119,85 @@ def record_grid(
     h, w = first.shape
     n_f = max(len(volts), 1)
     shape = (len(exposures), n_f, h, w)
-    if spool is not None:
-        frames = np.lib.format.open_memmap(Path(spool), mode="w+", dtype=np.uint8, shape=shape)
-    else:
-        frames = np.zeros(shape, np.uint8)
-    captured = np.zeros((len(exposures), n_f), bool)
     meta: dict[str, Any] = {"camera": camera.spec, "seed": getattr(camera, "seed", None), "complete": False}
     if camera.optics is not None:  # the calibration a replay reports (focal length m, f-number, pixel pitch m, …)
         meta["optics"] = dataclasses.asdict(camera.optics)
-    grid = Grid(frames, np.asarray(exposures, float), np.asarray(volts, float), captured, meta)
+    captured = np.zeros((len(exposures), n_f), bool)
     truth_blur = [float("nan")] * n_f
+    prior = _resumable(resume, camera, exposures, volts, roi, (h, w)) if resume is not None else None
+    if on_start is not None:
+        on_start(shape)
+    store = FrameStore(shape, spool)
+    interrupted: BaseException | None = None
     try:
-        for i, e in enumerate(exposures):
-            camera.exposure_us = e
-            for j in range(n_f):
-                if lens is not None:
-                    lens.set_setting(volts[j], wait=True)
-                frame = camera.capture()
-                image = _crop(frame.image, roi)
-                if image.shape != (h, w):
-                    raise SpecError(f"frame size changed during the grid: {image.shape} vs {(h, w)}")
-                frames[i, j] = image
-                captured[i, j] = True
-                if frame.truth is not None:
-                    truth_blur[j] = frame.truth.blur_px
-                    meta["truth"] = {**frame.truth.as_dict(), "blur_px": truth_blur}
-                if on_frame is not None:
-                    on_frame(i, j)
+        start = 0
+        if prior is not None and resume is not None:
+            start = int(prior.captured.sum())
+            copy_frames(resume, start, store.append)
+            captured.reshape(-1)[:start] = True
+            if "truth" in prior.meta:
+                meta["truth"] = prior.meta["truth"]
+                truth_blur = [float(b) for b in meta["truth"]["blur_px"]]
+        for k in range(start, len(exposures) * n_f):
+            i, j = divmod(k, n_f)
+            if j == 0 or k == start:
+                camera.exposure_us = exposures[i]
+            if lens is not None and volts:
+                lens.set_setting(volts[j], wait=True)
+            frame = camera.capture()
+            image = _crop(frame.image, roi)
+            if image.shape != (h, w):
+                raise SpecError(f"frame size changed during the grid: {image.shape} vs {(h, w)}")
+            store.append(image)
+            captured[i, j] = True
+            if frame.truth is not None:
+                truth_blur[j] = frame.truth.blur_px
+                meta["truth"] = {**frame.truth.as_dict(), "blur_px": truth_blur}
+            if on_frame is not None:
+                on_frame(i, j)
         meta["complete"] = True
     except (KeyboardInterrupt, Exception) as exc:  # keep what was captured; the caller saves and re-raises
         meta["error"] = f"{type(exc).__name__}: {exc}"
-        grid.interrupted = exc  # type: ignore[attr-defined]
+        interrupted = exc
+    try:
+        frames = store.finish()
+    except BaseException:
+        store.close()
+        raise
+    rows = frames.shape[0]
+    if not meta["complete"]:
+        meta["planned_exposure_us"] = list(exposures)
     _finish_meta(meta, roi, lens.unit if lens is not None else None)
-    if isinstance(frames, np.memmap):
-        frames.flush()
+    grid = Grid(frames, np.asarray(exposures[:rows], float), np.asarray(volts, float), captured[:rows], meta)
+    if interrupted is not None:
+        grid.interrupted = interrupted  # type: ignore[attr-defined]
     return grid
+
+
+def _resumable(
+    path: str | Path,
+    camera: Camera,
+    exposures: list[float],
+    volts: list[float],
+    roi: tuple[int, int, int, int] | None,
+    size: tuple[int, int],
+) -> Grid:
+    """The interrupted grid file ``path`` (frames not read), checked to belong to this plan (SpecError if not)."""
+    prior = Grid.load(path, frames=False)
+    name = repr(str(path))
+    if prior.meta.get("camera") != camera.spec:
+        raise SpecError(f"{name} was recorded with camera {prior.meta.get('camera')!r}, not {camera.spec!r}")
+    if (list(roi) if roi is not None else None) != prior.meta.get("roi"):
+        raise SpecError(f"{name} was recorded with roi {prior.meta.get('roi')}, not {list(roi) if roi else None}")
+    plan = prior.planned_exposure_us
+    same = len(plan) == len(exposures) and np.allclose(plan, exposures) and len(prior.lens_v) == len(volts)
+    same = same and np.allclose(prior.exposure_us, plan[: len(prior.exposure_us)])
+    if not same or not np.allclose(prior.lens_v, volts) or tuple(prior.frames.shape[2:]) != size:
+        raise SpecError(f"{name} was recorded with other exposures, lens settings or frame size than this run")
+    flat = prior.captured.reshape(-1)
+    if not flat[: int(flat.sum())].all():
+        raise SpecError(f"{name}: its captured frames are not one run from the start (cannot resume)")
+    return prior
 
 
 def _finish_meta(meta: dict[str, Any], roi: tuple[int, int, int, int] | None, lens_unit: str | None) -> None:

@@ -23,6 +23,7 @@ import numpy as np
 
 from dasha.camera.base import LENS_UNITS, Lens, LensCurve
 from dasha.camera.errors import ConfigError
+from dasha.jsonio import write_atomic
 
 
 @dataclass(frozen=True)
@@ -92,9 +93,8 @@ def _toml_float(v: float) -> str:
 
 
 def save_lens_calibration(path: str | Path, curve: TabulatedCurve, camera: str = "") -> Path:
-    """Write ``curve`` as a ``lens.toml`` (see the module docstring); returns the path."""
+    """Write ``curve`` as a ``lens.toml`` (see the module docstring) atomically; returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     lines = [
         "# dasha lens calibration: drive → added optical power, measured by `dasha calibrate`",
         f'unit = "{curve.unit}"',
@@ -103,8 +103,7 @@ def save_lens_calibration(path: str | Path, curve: TabulatedCurve, camera: str =
         "distances_m = [" + ", ".join(_toml_float(v) for v in curve.distances_m) + "]",
         f"camera = {camera!r}".replace("'", '"'),
     ]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_atomic(path, "\n".join(lines) + "\n")  # temp + rename: a failed write keeps the old file
 
 
 def load_lens_calibration(path: str | Path) -> TabulatedCurve:

@@ -22,7 +22,7 @@ import numpy as np
 
 from dasha.camera.base import Camera, Frame, Lens, LensCurve, Limits, Truth
 from dasha.camera.calibration import Optics, VariopticCurve
-from dasha.camera.errors import CameraTimeoutError
+from dasha.camera.errors import CameraTimeoutError, SpecError
 from dasha.camera.grid import Grid
 
 
@@ -73,7 +73,7 @@ class ReplayCamera(Camera):
         self._exposure_us = float(exp[0])
         self._t0 = time.monotonic()
         recorded = self.grid.meta.get("optics")
-        self.optics = Optics(**recorded) if isinstance(recorded, dict) else None
+        self.optics = _optics(recorded, path) if recorded is not None else None
         """The optics the grid was recorded with (its ``meta["optics"]``); None for grids without it."""
 
     @property
@@ -119,3 +119,21 @@ class ReplayCamera(Camera):
 
     def _do_set_exposure(self, exposure_us: float) -> None:
         self._exposure_us = exposure_us
+
+
+def _optics(recorded: object, path: str | Path) -> Optics:
+    """The grid's ``meta["optics"]`` as :class:`Optics`: finite numbers, positive focal length, f-number and pitch."""
+    try:
+        if not isinstance(recorded, dict):
+            raise TypeError(f"a JSON object is needed, got {type(recorded).__name__}")
+        values = {k: float(v) for k, v in recorded.items()}
+        optics = Optics(**values)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"grid file {str(path)!r}: meta optics is malformed ({exc})") from None
+    if (
+        not all(math.isfinite(v) for v in values.values())
+        or min(optics.focal_length_m, optics.f_number, optics.pixel_pitch_m) <= 0
+    ):
+        raise SpecError(f"grid file {str(path)!r}: meta optics needs finite values and a positive focal length, "
+                        "f-number and pixel pitch")  # fmt: skip
+    return optics

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +22,78 @@ app = typer.Typer(
 
 class UsageError(ValueError):
     """Bad command-line input detected by dasha itself (exit code 2)."""
+
+
+class Interrupted(Exception):
+    """A command stopped by Ctrl-C or SIGTERM after saving what it had; ``str()`` says what was kept (exit 130)."""
+
+
+#: Free space an output location must have before a command starts (bytes), unless the command asks for more.
+MIN_FREE_BYTES = 1 << 20
+
+
+def check_output_file(path: Path | None, option: str, need_bytes: int = MIN_FREE_BYTES) -> None:
+    """Refuse (UsageError, exit 2) an output file that cannot be written, before any work: a directory, a parent
+    that is a file or not writable, or a disk with less than ``need_bytes`` free. Creates no file."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: is a directory (give a file name)")
+    if path.exists() and not path.is_file():  # /dev/stdout, a FIFO: written in place
+        if not os.access(path, os.W_OK):
+            raise UsageError(f"{option} {path}: not writable")
+        return
+    _check_directory(path.parent, path, option, need_bytes)
+
+
+def check_output_dir(path: Path | None, option: str, need_bytes: int = MIN_FREE_BYTES) -> None:
+    """Refuse (UsageError, exit 2) an output directory that cannot be written, before any work: a file, under a
+    file, not writable, or on a disk with less than ``need_bytes`` free."""
+    if path is None:
+        return
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path}: not a directory")
+    _check_directory(path, path, option, need_bytes)
+
+
+def _check_directory(directory: Path, given: Path, option: str, need_bytes: int) -> None:
+    existing = directory.absolute()
+    while not existing.exists():  # the directory will be created: check the nearest ancestor that exists
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{option} {given}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {given}: {existing} is not writable")
+    free = shutil.disk_usage(existing).free
+    if free < need_bytes:
+        raise UsageError(f"{option} {given}: {_size(free)} free on {existing}, {_size(need_bytes)} needed")
+    try:  # a real write: read-only mounts, quotas and full disks that os.access and disk_usage do not show
+        with tempfile.TemporaryFile(dir=existing) as fh:
+            fh.write(b"\0" * 4096)
+            fh.flush()
+    except OSError as exc:
+        raise UsageError(f"{option} {given}: cannot write in {existing} ({exc.strerror})") from None
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"  # pragma: no cover
+
+
+def check_images(images: list[str] | None, option: str) -> None:
+    """Read every ``--scene`` / ``--background`` image (file or built-in photo) now, so a bad one is refused
+    (SpecError, exit 2, one line) before any work, not in the middle of it."""
+    from dasha.camera.errors import SpecError
+    from dasha.camera.sim import load_texture
+
+    for image in images or []:
+        try:
+            load_texture(image)
+        except SpecError as exc:
+            raise SpecError(f"{option}: {exc}") from None
 
 
 def _version(value: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dasha.cli.app import UsageError, app, open_camera
+from dasha.cli.app import Interrupted, UsageError, app, check_output_file, open_camera
 
 
 def _parse_exposures(text: str | None) -> list[float]:
@@ -24,7 +25,9 @@ def _parse_exposures(text: str | None) -> list[float]:
         raise UsageError(f"--exposures must be 'table' or comma-separated µs values, got {text!r}") from None
     if not values:
         raise UsageError("--exposures is empty")
-    return values
+    if not all(math.isfinite(v) and v > 0 for v in values):
+        raise UsageError(f"--exposures must be positive, finite µs values, got {text!r}")
+    return sorted(set(values))  # the grid is recorded (and stored) in ascending order
 
 
 @contextlib.contextmanager
@@ -115,14 +118,30 @@ def record_grid_cmd(
         ),
     ] = None,
     roi: Annotated[str | None, typer.Option(help="keep the window x,y,w,h (px) of every frame")] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="continue the interrupted grid at --out (its own exposures and lens settings; same camera, size "
+            "and ROI); without a file at --out, start one"
+        ),
+    ] = False,
 ) -> None:
-    """Capture the exposure × focus grid (the paper's Fig. 4 protocol) into an .npz file, streamed to disk."""
+    """Capture the exposure × focus grid (the paper's Fig. 4 protocol) into an .npz file, streamed to disk.
+
+    Interrupted (Ctrl-C, SIGTERM, a device error), it saves the frames captured so far (only those rows) and
+    ``--resume`` continues that file."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from dasha.camera import parse_spec
-    from dasha.camera.grid import record_grid, validate_grid
+    from dasha.camera.errors import CameraError, ConfigError
+    from dasha.camera.grid import Grid, record_grid, validate_grid
 
-    exp = _parse_exposures(exposures)
+    check_output_file(out, "--out")
+    prior = Grid.load(out, frames=False) if resume and out.exists() else None
+    if prior is not None and prior.meta.get("complete"):
+        typer.echo(f"{out} is complete ({int(prior.captured.sum())} frames); nothing to resume")
+        return
+    exp = _parse_exposures(exposures) if prior is None else [float(e) for e in prior.planned_exposure_us]
     spec = camera
     if size is not None:
         kind, args = parse_spec(camera)
@@ -132,25 +151,35 @@ def record_grid_cmd(
             raise UsageError("give the size either in the SPEC or with --size, not both")
         spec = f"sim:{args + ',' if args else ''}size={size}"
     window = _parse_roi(roi)
-    spool = out.with_name(out.name + ".frames.npy")  # frames stream here, then into the .npz chunk by chunk
+    spool = out.with_name(out.name + ".spool")  # frames stream here as captured, then into the .npz
     with open_camera(spec, lens, calibration) as cam:
-        volts = _lens_grid(cam, lens_steps, lens_step, fine, exp)
+        volts = _lens_grid(cam, lens_steps, lens_step, fine, exp) if prior is None else list(prior.lens_v)
         exp, volts = validate_grid(cam, exp, volts)
         total = len(exp) * max(len(volts), 1)
         columns = (TextColumn("record-grid"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        out.parent.mkdir(parents=True, exist_ok=True)
+
+        def check_space(shape: tuple[int, ...]) -> None:  # the spool and the .npz (one copy each), before any move
+            check_output_file(out, "--out", need_bytes=2 * math.prod(shape) + (1 << 20))
+
         try:
             with Progress(*columns, transient=False) as bar:
-                task = bar.add_task("grid", total=total)
+                task = bar.add_task("grid", total=total, completed=int(prior.captured.sum()) if prior else 0)
                 grid = record_grid(cam, exp, volts, on_frame=lambda i, j: bar.advance(task), roi=window,
-                                   spool=spool)  # fmt: skip
-            grid.save(out, compress=compress)
+                                   spool=spool, resume=out if prior is not None else None,
+                                   on_start=check_space)  # fmt: skip
+            done = int(grid.captured.sum())
+            if done:
+                grid.save(out, compress=compress)
         finally:
             spool.unlink(missing_ok=True)
-    done = int(grid.captured.sum())
     error = getattr(grid, "interrupted", None)
-    if error is not None:
-        typer.echo(f"dasha: interrupted after {done}/{total} frames; partial grid saved to {out}", err=True)
+    if isinstance(error, KeyboardInterrupt):
+        if not done:
+            raise Interrupted("no frame captured; nothing written")
+        raise Interrupted(f"kept {done}/{total} frames in {out} (continue with --resume)")
+    if error is not None:  # a device error: the partial grid is saved; the error (one line) is the exit status
+        if done and isinstance(error, CameraError | ConfigError) and len(error.args) == 1:
+            error.args = (f"{error.args[0]} (saved {done}/{total} frames to {out}; continue with --resume)",)
         raise error
     typer.echo(f"wrote {out}: {len(exp)} exposures × {max(len(volts), 1)} lens steps, {done} frames")
 
@@ -170,7 +199,7 @@ def run(
     ] = None,
     lens: Annotated[str | None, typer.Option(help="separate lens SPEC, composed with the camera")] = None,
     continuous: Annotated[bool, typer.Option(help="keep watching and re-tune when the scene changes")] = False,
-    frames: Annotated[int, typer.Option(min=1, help="frames to watch in continuous mode")] = 200,
+    frames: Annotated[int, typer.Option(min=1, max=1_000_000_000, help="frames to watch in continuous mode")] = 200,
     detector: Annotated[
         str | None, typer.Option(help="stop the lens search as soon as this detector finds the object in focus")
     ] = None,
@@ -184,12 +213,38 @@ def run(
     settings found."""
     from dasha.agents.policy import Policy, shipped_policy
     from dasha.jsonio import write_json
-    from dasha.runtime.live import make_tuner
 
     if policy_dir is not None and method is not None:
         raise UsageError("give --policy or --method, not both")
+    check_output_file(json_out, "--json")
+    check_output_file(log, "--log")
     policy = Policy.load(policy_dir or shipped_policy("joint")) if method is None else None
     passes: list[dict[str, Any]] = []
+
+    def document() -> dict[str, Any]:
+        return {"camera": camera, "lens": lens, "controller": method or str(policy.path if policy else ""),
+                "detector": detector, **(passes[-1] if passes else {}), "passes": passes}  # fmt: skip
+
+    try:
+        _run_passes(camera, lens, calibration, log, policy, method, detector, continuous, frames, passes)
+    except KeyboardInterrupt:
+        logged = f"; commands logged in {log}" if log else ""
+        n = f"{len(passes)} pass{'' if len(passes) == 1 else 'es'}"
+        if json_out is None or not passes:
+            raise Interrupted(f"{n} finished; no JSON written{logged}") from None
+        write_json(json_out, {**document(), "partial": True})
+        raise Interrupted(f"kept {n} in {json_out} (marked partial){logged}") from None
+    if json_out is not None:
+        write_json(json_out, document())
+        typer.echo(f"wrote {json_out}")
+
+
+def _run_passes(camera: str, lens: str | None, calibration: Path | None, log: Path | None, policy: Any,
+                method: str | None, detector: str | None, continuous: bool, frames: int,
+                passes: list[dict[str, Any]]) -> None:  # fmt: skip
+    """The tuning passes of ``dasha run``, appended to ``passes`` as they finish."""
+    from dasha.runtime.live import make_tuner
+
     with open_camera(camera, lens, calibration) as cam, _command_log(cam, log) as record:
         tuner = make_tuner(cam, policy=policy, method=method, detector=detector)
         last_good = cam.lens.setting if cam.lens is not None else None
@@ -208,8 +263,3 @@ def run(
                 with contextlib.suppress(Exception):
                     cam.lens.set_setting(last_good)
             raise
-    if json_out is not None:
-        doc = {"camera": camera, "lens": lens, "controller": method or str(policy.path if policy else ""),
-               "detector": detector, **passes[-1], "passes": passes}  # fmt: skip
-        write_json(json_out, doc)
-        typer.echo(f"wrote {json_out}")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from dasha.cli.app import UsageError, app, open_camera
+from dasha.cli.app import Interrupted, UsageError, app, check_output_file, open_camera
 
 
 def _parse_distances(text: str) -> list[float]:
@@ -34,12 +34,28 @@ def calibrate(
     """Measure the lens's drive → dioptre curve: a sharpness sweep per target distance, then a monotone fit.
 
     On the simulator and the twin the target moves itself; on a real rig you are asked to place it."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from dasha.camera.lens_file import save_lens_calibration
-    from dasha.runtime.calibrate import calibrate_lens
 
     targets = _parse_distances(distances)
+    check_output_file(out, "--out")
+    check_output_file(plot or out.with_suffix(".png"), "--plot")
+    try:
+        curve, points, unit = _measure(camera, lens, targets)
+    except KeyboardInterrupt:
+        raise Interrupted(f"nothing written ({out} needs every target distance measured)") from None
+    for p in points:
+        typer.echo(f"  target {p.distance_m:g} m → {p.drive:.4f} {unit} ({p.power_d:.3f} dpt, {p.frames} frames)")
+    save_lens_calibration(out, curve, camera)
+    figure = _plot(curve, points, unit, plot or out.with_suffix(".png"))
+    typer.echo(f"wrote {out}\nwrote {figure}")
+
+
+def _measure(camera: str, lens: str | None, targets: list[float]) -> tuple[Any, list[Any], str]:
+    """The sweeps of ``dasha calibrate``: ``(curve, points, lens unit)``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from dasha.runtime.calibrate import calibrate_lens
+
     with open_camera(camera, lens) as cam:
 
         def move_target(d: float) -> None:
@@ -53,11 +69,7 @@ def calibrate(
             task = bar.add_task("sweeps", total=len(targets))
             curve, points = calibrate_lens(cam, targets, move_target, on_point=lambda p: bar.advance(task))
         unit = cam.lens.unit if cam.lens is not None else "?"
-    for p in points:
-        typer.echo(f"  target {p.distance_m:g} m → {p.drive:.4f} {unit} ({p.power_d:.3f} dpt, {p.frames} frames)")
-    save_lens_calibration(out, curve, camera)
-    figure = _plot(curve, points, unit, plot or out.with_suffix(".png"))
-    typer.echo(f"wrote {out}\nwrote {figure}")
+    return curve, points, unit
 
 
 def _plot(curve, points, unit: str, path: Path) -> Path:  # type: ignore[no-untyped-def]

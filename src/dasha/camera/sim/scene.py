@@ -21,6 +21,7 @@ import numpy as np
 
 from dasha.camera.calibration import MIN_DISTANCE_M, vergence_range_d  # re-exported (old import path)
 from dasha.camera.errors import SpecError
+from dasha.camera.sim.image_file import read_grey_image
 from dasha.camera.sim.markers import aruco_marker_texture
 
 #: Real photos from ``skimage.data`` usable as objects (all ship with scikit-image; no download).
@@ -64,10 +65,12 @@ def load_texture(name_or_path: str | Path) -> np.ndarray:
 
     Args:
         name_or_path: a ``skimage.data`` photo name (``"astronaut"``), ``"aruco:ID"`` (a printed ArUco marker of
-            ``DICT_4X4_50``, :mod:`dasha.camera.sim.markers`) or an image file path.
+            ``DICT_4X4_50``, :mod:`dasha.camera.sim.markers`) or an image file path (read by
+            :func:`~dasha.camera.sim.image_file.read_grey_image`: at most 40 Mpx, checked before decoding; colour →
+            Rec.709 luma, alpha ignored, 16-bit and float stretched min–max onto 0–255, NaN refused).
 
     Raises:
-        SpecError: unknown name, missing or unreadable file, or a flat image.
+        SpecError: unknown name, missing, unreadable, truncated, too large or non-finite file, or a flat image.
     """
     key = str(name_or_path)
     if key in OBJECT_TEXTURES or key in BACKGROUND_TEXTURES:
@@ -81,10 +84,7 @@ def load_texture(name_or_path: str | Path) -> np.ndarray:
         if not path.is_file():
             names = ", ".join((*OBJECT_TEXTURES, *BACKGROUND_TEXTURES, *EXTRA_TEXTURES))
             raise SpecError(f"scene image {key!r} not found (give an image file or one of: {names})")
-        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if img is None:
-            raise SpecError(f"cannot read scene image {key!r} (not an image format OpenCV can decode)")
-        img = _to_grey_u8(img)
+        img = read_grey_image(path)  # size checked from the header before decoding; rules in image_file
     out = img.astype(np.float32) / 255.0
     if float(out.max() - out.min()) < 1e-3:
         raise SpecError(f"scene image {key!r} is flat (no texture to focus on)")
