@@ -159,7 +159,7 @@ F_TICKS = (1.4, 2.0, 2.8, 4.0, 5.6, 8.0, 11.0, 16.0, 22.0)
 
 
 def calibration_plot(doc: dict[str, Any], out: Path) -> Path:
-    """Success and mean lens moves per believed-lens-model error, one line per method."""
+    """Success and mean lens moves per sweep point (believed-lens-model error, or condition), one line per method."""
     plt = pyplot()
     labels = doc["perturbations"]
     x = np.arange(len(labels))
@@ -177,10 +177,12 @@ def calibration_plot(doc: dict[str, Any], out: Path) -> Path:
         ax.grid(alpha=0.3)
     fig.legend(*ax1.get_legend_handles_labels(), loc="lower center", ncol=len(doc["methods"]), fontsize=9,
                frameon=False)  # fmt: skip
-    fig.suptitle(f"af with the lens model the controllers believe perturbed, the world true "
-                 f"({doc['episodes_per_point']} episodes per point)", fontsize=10)  # fmt: skip
+    suite = doc.get("suite", "calibration")
+    what = {"calibration": "the lens model the controllers believe perturbed, the world true",
+            "conditions": "rain, dust, glare, motion blur and darkness"}.get(suite, suite)  # fmt: skip
+    fig.suptitle(f"af under {what} ({doc['episodes_per_point']} episodes per point)", fontsize=10)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
-    return save_figure(fig, out / "calibration.png")
+    return save_figure(fig, out / f"{suite}.png")
 
 
 # -- bar charts of a method suite ---------------------------------------------------------------------------

@@ -67,12 +67,18 @@ def markdown_table(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+SWEEP_CAPTIONS = {
+    "calibration": "the lens model the controllers believe is off (offset in dpt, slope in %); the world stays true",
+    "conditions": "the same af world clear, under rain, dust, glare, motion blur (strength 1) and at 1 lx",
+}
+
+
 def calibration_markdown(doc: dict[str, Any]) -> str:
-    """The calibration suite as a markdown table: success and mean moves per believed-model error."""
+    """A method × point sweep (calibration, conditions) as a markdown table: success and mean moves per column."""
     labels = doc["perturbations"]
-    lines = [f"**calibration** — af, {doc['episodes_per_point']} episodes per column, seed {doc['seed']}: the lens "
-             "model the controllers believe is off (offset in dpt, slope in %); the world stays true. "
-             "Cells: success % / mean lens moves.", "",
+    suite = doc.get("suite", "calibration")
+    lines = [f"**{suite}** — af, {doc['episodes_per_point']} episodes per column, seed {doc['seed']}: "
+             f"{SWEEP_CAPTIONS.get(suite, '')}. Cells: success % / mean lens moves.", "",
              "| method | " + " | ".join(labels) + " |", "|" + "---|" * (len(labels) + 1)]  # fmt: skip
     for name, m in doc["methods"].items():
         cells = [f"{100 * s:.1f} / {st:.2f}" for s, st in zip(m["success_rate"], m["mean_steps"], strict=True)]
@@ -98,7 +104,18 @@ def robustness_markdown(doc: dict[str, Any]) -> str:
 
 
 #: The order of the README results block (keys of the JSON files under ``docs/results``).
-RESULTS_ORDER = ("af", "ae", "joint", "af-paper", "ae-paper", "joint-paper", "calibration", "robustness", "table1")
+RESULTS_ORDER = (
+    "af",
+    "ae",
+    "joint",
+    "af-paper",
+    "ae-paper",
+    "joint-paper",
+    "calibration",
+    "conditions",
+    "robustness",
+    "table1",
+)
 TABLE1_TITLE = ("**Table I** — the paper's numbers beside ours; every row says its domain; AF time counts the "
                 "successful episodes only.\n\n")  # fmt: skip
 
@@ -113,7 +130,7 @@ def results_markdown(docs: dict[str, Any]) -> str:
         suite = doc.get("suite")
         if suite in TASK_OF_SUITE:
             parts.append(markdown_table(doc))
-        elif suite == "calibration":
+        elif suite in ("calibration", "conditions"):
             parts.append(calibration_markdown(doc))
         elif suite == "robustness":
             parts.append(robustness_markdown(doc))

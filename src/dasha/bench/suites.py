@@ -72,10 +72,12 @@ from dasha.bench.runner import NETS
 from dasha.bench.sweeps import (
     CALIBRATION_ERRORS,
     CALIBRATION_METHODS,
+    CONDITION_POINTS,
     F_NUMBERS,
     LUX_LEVELS,
     ROBUSTNESS_METHODS,
     calibration,
+    conditions,
     robustness,
 )
 from dasha.camera.errors import SpecError
@@ -83,16 +85,16 @@ from dasha.envs.config import DOMAIN_LABELS, domain_changes
 from dasha.jsonio import write_atomic, write_json
 
 __all__ = [
-    "BARE_POLICY", "CALIBRATION_ERRORS", "CALIBRATION_METHODS", "F_NUMBERS", "GROUP_TITLES", "JOINT_PIPELINES",
-    "LUX_LEVELS", "METHOD_NOTES", "PAPER_DOMAIN_AE", "PAPER_DOMAIN_AF", "PAPER_DOMAIN_JOINT", "POLICY_DIRS",
-    "README_END", "README_START", "RESULTS_ORDER", "RL_METHODS", "ROBUSTNESS_METHODS", "SUITES", "TABLE1_TITLE",
-    "TABLE1_WIDE", "TASK_OF_SUITE", "BenchInterrupted", "BenchOptions", "Job", "calibration", "calibration_markdown",
-    "env_for", "group_of", "make_player", "markdown_table", "method_names", "method_note", "pct", "results_markdown",
-    "robustness", "robustness_markdown", "run_job", "run_jobs", "run_method_suite", "run_suite", "suite_config",
-    "update_readme", "write_json",
+    "BARE_POLICY", "CALIBRATION_ERRORS", "CALIBRATION_METHODS", "CONDITION_POINTS", "F_NUMBERS", "GROUP_TITLES",
+    "JOINT_PIPELINES", "LUX_LEVELS", "METHOD_NOTES", "PAPER_DOMAIN_AE", "PAPER_DOMAIN_AF", "PAPER_DOMAIN_JOINT",
+    "POLICY_DIRS", "README_END", "README_START", "RESULTS_ORDER", "RL_METHODS", "ROBUSTNESS_METHODS", "SUITES",
+    "TABLE1_TITLE", "TABLE1_WIDE", "TASK_OF_SUITE", "BenchInterrupted", "BenchOptions", "Job", "calibration",
+    "calibration_markdown", "conditions", "env_for", "group_of", "make_player", "markdown_table", "method_names",
+    "method_note", "pct", "results_markdown", "robustness", "robustness_markdown", "run_job", "run_jobs",
+    "run_method_suite", "run_suite", "suite_config", "update_readme", "write_json",
 ]  # fmt: skip
 
-SUITES = ("af", "ae", "joint", "calibration", "detection-grid", "robustness", "table1", "all")
+SUITES = ("af", "ae", "joint", "calibration", "conditions", "detection-grid", "robustness", "table1", "all")
 
 
 # -- the method suites (af, ae, joint) ---------------------------------------------------------------------------
@@ -166,7 +168,8 @@ def run_suite(suite: str, opts: BenchOptions, json_out: Path | None = None) -> d
         plan = [("af", opts.domain, None), ("ae", opts.domain, None), ("joint", opts.domain, None),
                 ("af", "paper", list(PAPER_DOMAIN_AF)), ("ae", "paper", list(PAPER_DOMAIN_AE)),
                 ("joint", "paper", list(PAPER_DOMAIN_JOINT)),
-                ("calibration", opts.domain, None), ("detection-grid", "", None), ("robustness", opts.domain, None),
+                ("calibration", opts.domain, None), ("conditions", opts.domain, None), ("detection-grid", "", None),
+                ("robustness", opts.domain, None),
                 ("table1", "", None)]  # fmt: skip
     else:
         plan = [(suite, opts.domain, None)]
@@ -228,8 +231,8 @@ def _run_one(name: str, domain: str, chosen: list[str] | None, opts: BenchOption
     if name in TASK_OF_SUITE:
         doc, _ = run_method_suite(name, opts, domain, chosen)
         figures.method_bars(doc, plots, stem=name + _suffix(domain))
-    elif name == "calibration":
-        doc = calibration(opts)
+    elif name in ("calibration", "conditions"):
+        doc = calibration(opts) if name == "calibration" else conditions(opts)
         figures.calibration_plot(doc, plots)
     elif name == "detection-grid":
         doc = figures.detection_grid(["haar-face", "aruco", "haar-cat", "yolo", "faster-rcnn", "retinanet"], plots,

@@ -22,7 +22,10 @@ from dasha.cli.app import (
 
 @app.command()
 def bench(
-    suite: Annotated[str, typer.Argument(help="af | ae | joint | detection-grid | robustness | table1 | all")],
+    suite: Annotated[
+        str,
+        typer.Argument(help="af | ae | joint | calibration | conditions | detection-grid | robustness | table1 | all"),
+    ],
     episodes: Annotated[int, typer.Option(min=1, max=100_000)] = 200,
     seed: Annotated[int, typer.Option(min=0, help="random seed (≥ 0)")] = 0,
     scene: Annotated[list[str] | None, typer.Option(help="scene image or skimage photo (repeatable)")] = None,
