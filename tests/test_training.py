@@ -128,6 +128,7 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(Killed):
         train(TrainOptions("focus", "fast", timesteps=4000, out=out, config=cfg), on_iteration=kill_after_two)
     assert (out / "checkpoints" / "latest").read_text() == "iter_000002"
+    assert not list(out.rglob("*.pkl"))  # dasha's checkpoints hold no pickle
     steps_before = read_metrics(out)[-1]["env_steps"]
     seen: list[dict[str, Any]] = []
     train(TrainOptions("focus", "fast", timesteps=2000, resume=out), on_iteration=seen.append)
@@ -135,6 +136,44 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path: Path) -> None:
     assert [r["iteration"] for r in rows] == list(range(1, len(rows) + 1))
     assert seen[0]["iteration"] == 3 and seen[0]["env_steps"] > steps_before
     assert json.loads((out / "policy" / "policy.json").read_text())["training"]["iterations"] == rows[-1]["iteration"]
+
+
+def test_a_pickle_free_checkpoint_restores_the_learner_exactly(tmp_path: Path) -> None:
+    """Weights, Adam's moments, PPO's KL coefficient and RLlib's lifetime counters (the schedules read them) come
+    back bit for bit in a freshly built algorithm, read from dasha's own files — no RLlib pickle involved."""
+    from dasha.agents import checkpoint
+    from dasha.agents.rllib import RunSpec, build_config
+    from dasha.agents.rundir import module_shapes
+
+    ppo = {"train_batch_size": 200, "minibatch_size": 100, "num_epochs": 1, "hiddens": [16], "anneal_steps": 1000}
+    spec = RunSpec.build("joint", "fast", {"ppo": ppo, "env": {"size": 64}})
+    algo = build_config(spec).build_algo()
+    try:
+        result = algo.train()
+        steps = int(result["num_env_steps_sampled_lifetime"])
+        saved = checkpoint.capture(algo, 1, steps, 1.0, [{"iteration": 1, "env_steps": steps}])
+        checkpoint.save(saved, tmp_path, keep=1)
+        lr_next = algo.train()["learners"]["low_level"]["default_optimizer_learning_rate"]
+    finally:
+        algo.stop()
+    loaded = checkpoint.load(tmp_path / "checkpoints" / "iter_000001", module_shapes(spec))
+    fresh = build_config(spec).build_algo()
+    try:
+        checkpoint.restore(fresh, loaded)
+        again = checkpoint.capture(fresh, 1, loaded.env_steps, 1.0, loaded.history)
+        for mid in saved.weights:
+            for key, value in saved.weights[mid].items():
+                assert np.array_equal(again.weights[mid][key], value), (mid, key)
+        for name, opt in saved.optimizer.items():
+            for i, fields in opt["state"].items():
+                for f, value in fields.items():
+                    assert np.array_equal(again.optimizer[name]["state"][i][f], value), (name, i, f)
+        assert again.kl_coeffs == saved.kl_coeffs and again.counters == saved.counters
+        result = fresh.train()  # the lifetime counters go on: the learning-rate schedule continues, not restarts
+        assert result["num_env_steps_sampled_lifetime"] > saved.env_steps
+        assert result["learners"]["low_level"]["default_optimizer_learning_rate"] == pytest.approx(lr_next)
+    finally:
+        fresh.stop()
 
 
 def test_paper_preset_learns_in_the_paper_domain(tmp_path: Path) -> None:
@@ -158,7 +197,8 @@ def test_init_from_starts_the_joint_modules_from_single_agent_policies(tmp_path:
 
     from dasha.agents.export import random_policy
     from dasha.agents.rllib import RunSpec, build_config
-    from dasha.agents.train import _load_module_weights, _warm_start_weights
+    from dasha.agents.rundir import load_module_weights as _load_module_weights
+    from dasha.agents.rundir import warm_start_weights as _warm_start_weights
     from dasha.camera import ConfigError
     from dasha.envs import EnvConfig
 

@@ -14,7 +14,6 @@ Single-agent tasks export one module named after the task (``exposure`` or ``foc
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import numpy as np
 
 import dasha
 from dasha.envs.hierarchical import HIGH_MODULE, LOW_MODULE, module_spaces
-from dasha.jsonio import dumps
+from dasha.jsonio import dumps, write_atomic
 
 POLICY_FORMAT = 1
 
@@ -45,22 +44,39 @@ def export_policy(
 ) -> Path:
     """Write ``policy.json`` and one ``.pt`` per module from the learner's current weights (+ training log);
     ``init_from``: the policy directories the run started from (recorded in the training summary)."""
+    state = algo.learner_group.get_state(components="learner/rl_module")["learner"]["rl_module"]
+    return export_weights(state, spec, out, history, env_class, variant, init_from)
+
+
+def export_weights(
+    weights: dict[str, dict[str, Any]],
+    spec: Any,
+    out: Path,
+    history: list[dict[str, Any]] | None = None,
+    env_class: type | None = None,
+    variant: str | None = None,
+    init_from: list[str] | None = None,
+) -> Path:
+    """Write a policy directory from RLlib module weights (module id → ``net.…`` parameter → array): each file
+    atomically (temporary file, then rename), ``policy.json`` last."""
+    import io
+
     import torch
 
+    from dasha.agents.envclasses import env_class_name
     from dasha.agents.module import action_nvec
-
-    out.mkdir(parents=True, exist_ok=True)
-    state = algo.learner_group.get_state(components="learner/rl_module")["learner"]["rl_module"]
     from dasha.agents.rllib import env_creator
 
+    out.mkdir(parents=True, exist_ok=True)
     env = (env_class or env_creator(spec.task))(spec.env)
     modules: dict[str, Any] = {}
     spaces = module_spaces(env, spec.task)
     for name, mid in module_ids(spec.task).items():
         obs_space, act_space = spaces[name]
-        weights = {k.removeprefix("net."): torch.as_tensor(np.asarray(v)) for k, v in state[mid].items()}
-        torch.save(weights, out / f"{name}.pt.tmp")
-        os.replace(out / f"{name}.pt.tmp", out / f"{name}.pt")
+        tensors = {k.removeprefix("net."): torch.as_tensor(np.asarray(v)) for k, v in weights[mid].items()}
+        buffer = io.BytesIO()
+        torch.save(tensors, buffer)
+        write_atomic(out / f"{name}.pt", buffer.getvalue())
         modules[name] = {
             "file": f"{name}.pt",
             "obs_dim": int(np.prod(obs_space.shape)),
@@ -76,7 +92,7 @@ def export_policy(
         "preset": spec.preset,
         "mode": spec.env.mode,
         "variant": variant,
-        "env_class": f"{env_class.__module__}:{env_class.__qualname__}" if env_class else None,
+        "env_class": env_class_name(env_class) if env_class else None,
         "encoder": spec.env.encoder,
         "env": spec.env.to_dict(),
         "modules": modules,
@@ -90,9 +106,8 @@ def export_policy(
         },
     }
     if history:
-        (out / "training_metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in history))
-    (out / "policy.json.tmp").write_text(dumps(meta))
-    os.replace(out / "policy.json.tmp", out / "policy.json")
+        write_atomic(out / "training_metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+    write_atomic(out / "policy.json", dumps(meta))
     return out
 
 
@@ -118,7 +133,13 @@ def random_policy(
                          "nvec": action_nvec(act_space), "hiddens": list(hiddens), "activation": "tanh"}  # fmt: skip
     meta = {"format": POLICY_FORMAT, "dasha_version": dasha.__version__, "task": task, "preset": "random",
             "mode": env.mode, "variant": None, "encoder": env.encoder,
-            "env_class": f"{env_class.__module__}:{env_class.__qualname__}" if env_class else None,
-            "env": env.to_dict(), "modules": modules, "training": {"seed": seed}}  # fmt: skip
-    (out / "policy.json").write_text(dumps(meta))
+            "env_class": _env_class_name(env_class), "env": env.to_dict(), "modules": modules,
+            "training": {"seed": seed}}  # fmt: skip
+    write_atomic(out / "policy.json", dumps(meta))
     return out
+
+
+def _env_class_name(env_class: Any) -> str | None:
+    from dasha.agents.envclasses import env_class_name
+
+    return env_class_name(env_class) if env_class else None

@@ -27,8 +27,10 @@ Every preset can be overridden from a TOML file (``dasha train --config FILE.tom
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -134,19 +136,21 @@ class RunSpec:
             raise ConfigError(f"unknown task {task!r} (choose from: {', '.join(TASKS)})")
         if preset not in PRESETS:
             raise ConfigError(f"unknown preset {preset!r} (choose from: {', '.join(PRESETS)})")
+        from dasha.agents.checks import check_counts, check_ppo_values, check_table
+
+        if overrides is not None and not isinstance(overrides, dict):
+            raise ConfigError(f"config overrides must be a table of [ppo] and [env], not {type(overrides).__name__}")
         overrides = dict(overrides or {})
         unknown = sorted(set(overrides) - {"ppo", "env"})
         if unknown:
             raise ConfigError(f"unknown config section(s) {unknown}; use [ppo] and [env]")
-        ppo_kw = dict(overrides.get("ppo", {}))
-        known = {f.name for f in dataclasses.fields(PPOSettings)}
-        bad = sorted(set(ppo_kw) - known)
-        if bad:
-            raise ConfigError(f"unknown [ppo] key(s) {bad} (known: {sorted(known)})")
+        check_counts(seed, num_env_runners)
+        ppo_kw = check_table(overrides.get("ppo", {}), PPOSettings, "ppo")
+        env_table = check_table(overrides.get("env", {}), EnvConfig, "env", scalar_ok=True)  # lux = 100: (100, 100)
         if "hiddens" in ppo_kw:
-            ppo_kw["hiddens"] = tuple(int(h) for h in ppo_kw["hiddens"])
+            ppo_kw["hiddens"] = tuple(ppo_kw["hiddens"])
         ppo = dataclasses.replace(PRESET_SETTINGS[preset], **ppo_kw)
-        _check_ppo(ppo)
+        check_ppo_values(ppo)
         env_kw = {"mode": PRESET_MODES[preset], "gamma_high": ppo.gamma_high, "gamma_low": ppo.gamma_low,
                   **domain_changes(domain)}  # fmt: skip
         if preset == "paper":
@@ -155,7 +159,7 @@ class RunSpec:
             env_kw["detector"] = "in-focus"
         if task == "joint" and PRESET_MODES[preset] == "ours":
             env_kw["detector"] = "in-focus"  # cheap ground-truth training signal; eval uses a real detector
-        env_kw.update(overrides.get("env", {}))
+        env_kw.update(env_table)
         if scenes:
             env_kw["scenes"] = tuple(scenes)
         if backgrounds:
@@ -164,9 +168,12 @@ class RunSpec:
             env_kw["detector"] = detector
         if task == "joint" and "scenes" not in env_kw:  # the paper trained on one scene; a detector needs a face
             env_kw["scenes"] = joint_training_scenes(str(env_kw.get("detector", EnvConfig().detector)))
-        env = EnvConfig.from_dict(env_kw)
-        if num_env_runners < 0:
-            raise ConfigError(f"--num-env-runners must be ≥ 0, got {num_env_runners}")
+        try:
+            env = EnvConfig.from_dict(env_kw)
+        except ConfigError:
+            raise
+        except (TypeError, ValueError) as exc:  # a value EnvConfig's own checks did not expect
+            raise ConfigError(f"bad [env] value: {' '.join(str(exc).split())}") from None
         return cls(task, preset, ppo, env, seed, num_env_runners)
 
     def to_dict(self) -> dict[str, Any]:
@@ -181,21 +188,6 @@ class RunSpec:
                 "num_env_runners": self.num_env_runners,
             }
         )
-
-
-def _check_ppo(p: PPOSettings) -> None:
-    if not (0 < p.lr < 1):
-        raise ConfigError(f"[ppo] lr must be in (0, 1), got {p.lr}")
-    if not (0 <= p.gamma_high <= 1 and 0 <= p.gamma_low <= 1 and 0 <= p.lambda_ <= 1):
-        raise ConfigError("[ppo] gamma_high, gamma_low and lambda_ must be in [0, 1]")
-    if p.train_batch_size < 16 or p.minibatch_size < 1 or p.minibatch_size > p.train_batch_size:
-        raise ConfigError("[ppo] need train_batch_size ≥ 16 and 1 ≤ minibatch_size ≤ train_batch_size")
-    if p.entropy_coeff_low is not None and p.entropy_coeff_low < 0:
-        raise ConfigError(f"[ppo] entropy_coeff_low must be ≥ 0, got {p.entropy_coeff_low}")
-    if p.anneal_steps < 0:
-        raise ConfigError(f"[ppo] anneal_steps must be ≥ 0, got {p.anneal_steps}")
-    if not p.hiddens or any(h < 1 for h in p.hiddens):
-        raise ConfigError("[ppo] hiddens must be a non-empty list of positive widths")
 
 
 def env_creator(task: str) -> Any:
@@ -218,6 +210,8 @@ def build_config(spec: RunSpec, env_class: Any = None) -> Any:
 
     ``env_class`` replaces the task's standard environment (e.g. the paper's RL baselines).
     """
+    import logging
+
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
@@ -226,6 +220,7 @@ def build_config(spec: RunSpec, env_class: Any = None) -> Any:
     from dasha.agents.learner import HierPPOTorchLearner
     from dasha.agents.module import DashaPPOModule
 
+    logging.getLogger("ray.rllib.algorithms.algorithm_config").setLevel(logging.ERROR)  # "new API stack" notice
     p = spec.ppo
     model_config = {"hiddens": list(p.hiddens), "activation": p.activation}
     env_config = dataclasses.asdict(spec.env)
@@ -295,15 +290,99 @@ def _lens_overrides(p: PPOSettings) -> dict[str, Any]:
     return out
 
 
-def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
-    """Start (or join, with ``address``) Ray quietly; idempotent. Env runners must import ``dasha``."""
+#: How long joining a Ray cluster (``--address``) may take before training gives up (s).
+RAY_CONNECT_TIMEOUT_S = 20.0
+
+
+class RayConnectError(ConnectionError):
+    """The Ray cluster named by ``--address`` did not answer in time (a runtime failure: exit code 1)."""
+
+
+def init_ray(address: str | None = None, num_cpus: int | None = None, timeout_s: float = RAY_CONNECT_TIMEOUT_S) -> None:
+    """Start (or join, with ``address``) Ray quietly; idempotent. Env runners must import ``dasha``.
+
+    Joining a cluster is bounded: the head's port must accept a TCP connection within 5 s and ``ray.init`` return
+    within ``timeout_s``; otherwise :class:`RayConnectError`. A malformed address is a ConfigError."""
     import ray
 
     if ray.is_initialized():
         return
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
-    if address:
-        ray.init(address=address, **kwargs)
+    if address and address != "local":
+        if address != "auto":
+            host, port = ray_host_port(address)
+            _probe_tcp(host, port, min(5.0, timeout_s), address)
+        with _deadline(timeout_s, address):
+            try:
+                ray.init(address=address, **kwargs)
+            except (ConnectionError, RuntimeError) as exc:
+                first = " ".join(str(exc).split())[:200]
+                raise RayConnectError(f"cannot join the Ray cluster at {address}: {first}") from None
     else:  # "local": always a fresh private instance, never a stale cluster left in /tmp/ray
         ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 2, **kwargs)
+
+
+def ray_host_port(address: str) -> tuple[str, int]:
+    """``(host, port)`` of a Ray address ``HOST:PORT`` or ``ray://HOST:PORT`` (``[v6]:PORT`` too); ConfigError for
+    anything else."""
+    rest = address.removeprefix("ray://")
+    host, sep, port = rest.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c.isspace() for c in host):
+        raise ConfigError(f"--address {address!r} is not a Ray address (HOST:PORT, e.g. 10.0.0.5:6379, or auto)")
+    return host, int(port)
+
+
+def _probe_tcp(host: str, port: int, timeout_s: float, address: str) -> None:
+    import socket
+
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except TimeoutError:
+        raise RayConnectError(
+            f"cannot reach the Ray head at {address}: no answer within {timeout_s:g} s "
+            "(is `ray start --head` running there, and the port open?)"
+        ) from None
+    except OSError as exc:
+        raise RayConnectError(
+            f"cannot reach the Ray head at {address}: {exc.strerror or exc} (is `ray start --head` running there?)"
+        ) from None
+
+
+@contextlib.contextmanager
+def _deadline(timeout_s: float, address: str) -> Iterator[None]:
+    """Raise RayConnectError in the main thread if the block runs longer than ``timeout_s`` (SIGALRM; elsewhere no
+    limit)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise RayConnectError(f"the Ray cluster at {address} did not let us join within {timeout_s:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous or signal.SIG_DFL)
+
+
+def check_cpus(num_env_runners: int) -> None:
+    """ConfigError when the env runners need more CPUs (one each) than Ray can give — they would wait for them
+    forever and training would sit at 0 steps. Before Ray starts, the CPUs of this machine (what :func:`init_ray`
+    gives a local Ray); after, the cluster's."""
+    if num_env_runners <= 0:
+        return
+    import ray
+
+    total = ray.cluster_resources().get("CPU", 0.0) if ray.is_initialized() else float(os.cpu_count() or 1)
+    where = "the Ray cluster has" if ray.is_initialized() else "this machine has"
+    if num_env_runners > total:
+        raise ConfigError(f"--num-env-runners {num_env_runners} needs {num_env_runners} CPUs (one per env runner), "
+                          f"but {where} {total:g}; use --num-env-runners {int(total)} or fewer")  # fmt: skip

@@ -1,35 +1,56 @@
 """``dasha train``: RLlib PPO on the exposure, focus or joint (hierarchical) task — one readable loop.
 
-Phases, in order: parse options → run directory (or resume one) → Ray → RLlib algorithm → train loop
-(progress bar, TensorBoard, ``metrics.jsonl``, checkpoint every N iterations) → final checkpoint → export a
-Ray-free policy (``policy/``) → ``learning_curve.png``.
+Phases, in order: parse options → run directory (or resume one: :mod:`dasha.agents.rundir` checks it all before Ray
+starts) → Ray → RLlib algorithm → train loop (progress bar, TensorBoard, ``metrics.jsonl``, checkpoint every N
+iterations) → final checkpoint → export a Ray-free policy (``policy/``) → ``learning_curve.png``.
 
-Run directory layout::
+Run directory layout (every file written atomically: a temporary file or directory, then a rename)::
 
     run.json                 what was trained (task, preset, PPO settings, env config, seed)
     metrics.jsonl            one JSON line per iteration (steps, returns, success rate, moves, time)
     tb/                      TensorBoard event files (charts/…, losses/…)
-    checkpoints/iter_NNNNNN  RLlib checkpoints (the last ``keep`` are kept); checkpoints/latest names the newest
+    checkpoints/iter_NNNNNN  pickle-free checkpoints (:mod:`dasha.agents.checkpoint`; the last ``keep`` are kept);
+                             checkpoints/latest names the newest
+    cluster.json             the Ray nodes of the driver and the env runners
     policy/                  the exported policy (policy.json + one .pt state_dict per module)
     learning_curve.png       success rate and return vs env steps (the paper's Fig. 3 analogue)
+
+Interrupts lose nothing: Ctrl-C or SIGTERM exports the newest complete checkpoint's policy and raises
+:class:`TrainingInterrupted` (the CLI: exit 130, one line saying what was kept); a kill at any moment — inside a
+checkpoint save included — leaves the previous checkpoint intact, and ``--resume`` continues from it: the iterations
+after it are trained again, never recorded twice. A resumed segment is seeded with ``seed + 7919 × iteration``, so it
+does not replay the episodes the run began with.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
+import contextlib
+import dataclasses
+import math
+import signal
+import threading
 import time
-import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dasha.agents.rllib import RunSpec, build_config, init_ray
+from dasha.agents import checkpoint
+from dasha.agents.checks import check_seed
+from dasha.agents.rllib import RunSpec, build_config, check_cpus, init_ray, ray_host_port
+from dasha.agents.rundir import (
+    Run,
+    create_run,
+    latest_checkpoint,
+    load_module_weights,
+    open_run,
+    read_metrics,
+    write_record,
+)
 from dasha.camera.errors import ConfigError
-from dasha.envs.hierarchical import HIGH_MODULE, LOW_MODULE
-from dasha.jsonio import dumps
+from dasha.jsonio import dumps, write_atomic
+
+__all__ = ["TrainOptions", "TrainingInterrupted", "latest_checkpoint", "prepare", "read_metrics", "train"]
 
 
 @dataclass
@@ -43,9 +64,9 @@ class TrainOptions:
     timesteps: int = 50_000
     """Stop after this many sampled env steps (total, including resumed ones)."""
     seed: int = 0
-    """Seed of the algorithm and the environments."""
+    """Seed of the algorithm and the environments (0 … 2³² − 1)."""
     num_env_runners: int = 0
-    """Remote env runners (0: sample in the driver process)."""
+    """Remote env runners (0: sample in the driver process); one CPU each."""
     address: str | None = None
     """Ray cluster address (``ray start --head`` prints it); None starts a local Ray."""
     out: Path | None = None
@@ -61,7 +82,7 @@ class TrainOptions:
     keep: int = 2
     """Checkpoints kept on disk."""
     max_minutes: float | None = None
-    """Stop (and checkpoint) after this wall-clock time."""
+    """Stop (and checkpoint) after this wall-clock time (min)."""
     domain: str = "wide"
     """World the episodes are drawn from (``wide`` or ``paper``, :data:`dasha.envs.config.DOMAINS`)."""
     scenes: list[str] | None = None
@@ -74,53 +95,197 @@ class TrainOptions:
     same task every module."""
 
 
-def object_path(obj: Any) -> str:
-    """``module:qualname`` of a class."""
-    return f"{obj.__module__}:{obj.__qualname__}"
-
-
 def import_object(path: str) -> Any:
-    """Inverse of :func:`object_path` (only ``dasha.`` modules)."""
-    import importlib
+    """The env class a run or policy file names — only one of the allow-list
+    (:func:`dasha.agents.envclasses.env_class_named`; anything else is a ConfigError, nothing is imported)."""
+    from dasha.agents.envclasses import env_class_named
 
-    module, _, name = path.partition(":")
-    if not module.startswith("dasha."):
-        raise ConfigError(f"refusing to import {path!r}: only dasha classes can be named in a run or policy file")
-    return getattr(importlib.import_module(module), name)
+    return env_class_named(path)
 
 
-def load_toml(path: Path | None) -> dict[str, Any]:
-    """Read a TOML override file; ConfigError on a missing or malformed file."""
-    if path is None:
-        return {}
+class TrainingInterrupted(Exception):
+    """Ctrl-C or SIGTERM stopped :func:`train` after it kept what was complete; ``str()`` says what (one line)."""
+
+
+def train(
+    opts: TrainOptions,
+    on_iteration: Callable[[dict[str, Any]], None] | None = None,
+    env_class: type | None = None,
+    variant: str | None = None,
+    prepared: Run | None = None,
+) -> Path:
+    """Train a policy; returns the run directory (see the module docstring for its layout).
+
+    ``env_class``/``variant`` train a variant environment of the task (the paper's RL baselines); ``prepared``: what
+    :func:`prepare` returned for these options (it is called otherwise).
+    """
+    run = prepared or prepare(opts, env_class, variant)
+    spec, run_dir, kept = run.spec, run.run_dir, run.resumed
+    history = list(kept.history) if kept else []
+    algo = writer = None
+    with _Signals() as signals:
+        try:
+            init_ray(opts.address)
+            check_cpus(spec.num_env_runners)
+            write_record(run)
+            _write_metrics(run_dir, history)  # the checkpoint's records: the iterations after it are trained again
+            algo = build_config(_segment_spec(spec, kept), run.env_class).build_algo()
+            signals.install()  # after Ray: its core worker replaced the SIGTERM handler
+            _record_cluster(algo, run_dir, spec.num_env_runners)
+            if kept is not None:
+                checkpoint.restore(algo, kept)
+            elif run.warm:
+                load_module_weights(algo, run.warm)
+            from torch.utils.tensorboard import SummaryWriter
+
+            iteration, steps, wall0 = (kept.iteration, kept.env_steps, kept.wall_s) if kept else (0, 0, 0.0)
+            resumed = opts.resume is not None
+            writer = SummaryWriter(str(run_dir / "tb"), purge_step=steps + 1 if resumed else None)
+            start = time.monotonic()
+            while steps < opts.timesteps:
+                if opts.max_minutes is not None and (time.monotonic() - start) / 60 >= opts.max_minutes:
+                    break
+                result = algo.train()
+                iteration += 1
+                row = _summarise(result, iteration, wall0 + time.monotonic() - start)
+                steps = row["env_steps"] = max(row["env_steps"], steps + 1)
+                history.append(row)
+                _log(writer, row)
+                _write_metrics(run_dir, history)
+                if iteration % max(opts.checkpoint_every, 1) == 0:
+                    with signals.critical():  # a signal waits until the checkpoint is whole and recorded as kept
+                        ckpt = checkpoint.capture(algo, iteration, steps, row["wall_s"], history)
+                        checkpoint.save(ckpt, run_dir, opts.keep)
+                        kept = ckpt
+                if on_iteration is not None:
+                    on_iteration(row)
+            if kept is None or kept.iteration != iteration:
+                with signals.critical():
+                    ckpt = checkpoint.capture(algo, iteration, steps, wall0 + time.monotonic() - start, history)
+                    checkpoint.save(ckpt, run_dir, opts.keep)
+                    kept = ckpt
+            with signals.critical():
+                _export(run, kept)
+        except KeyboardInterrupt:
+            with signals.critical(reraise=False):
+                message = _keep(run, kept)
+            raise TrainingInterrupted(message) from None
+        finally:
+            if writer is not None:
+                writer.close()
+            if algo is not None:
+                _stop(algo)
+    from dasha.agents.plots import learning_curve
+
+    learning_curve(history, run_dir / "learning_curve.png", title=f"dasha train {spec.task} ({spec.preset})")
+    return run_dir
+
+
+def prepare(opts: TrainOptions, env_class: type | None = None, variant: str | None = None) -> Run:
+    """Every check that needs no Ray, before anything is written: the options, the TOML file or the resumed run
+    directory (``run.json`` and the newest checkpoint, verified), the Ray address's form and this machine's CPUs
+    for a local Ray. ConfigError (exit 2) with one line for anything wrong."""
+    check_options(opts)
+    if opts.address and opts.address not in ("auto", "local"):
+        ray_host_port(opts.address)  # its form; whether it answers is init_ray's (bounded) business
+    if not opts.address:
+        check_cpus(opts.num_env_runners)  # this machine's CPUs, before a local Ray starts
+    return open_run(opts) if opts.resume is not None else create_run(opts, env_class, variant)
+
+
+def check_options(opts: TrainOptions) -> None:
+    """The numbers of :class:`TrainOptions` (ConfigError: exit 2)."""
+    check_seed(opts.seed)
+    for name, low in (("timesteps", 0), ("checkpoint_every", 1), ("keep", 1), ("num_env_runners", 0)):
+        value = getattr(opts, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"--{name.replace('_', '-')} must be an integer ≥ {low}, got {value!r}")
+    m = opts.max_minutes
+    if m is not None and (isinstance(m, bool) or not isinstance(m, int | float) or not 0 < m < math.inf):
+        raise ConfigError(f"--max-minutes must be a positive number, got {m!r}")
+
+
+def _segment_spec(spec: RunSpec, kept: checkpoint.Checkpoint | None) -> RunSpec:
+    """The spec a (resumed) training segment's algorithm is built from: the run's, seeded anew after a resume."""
+    if kept is None or kept.iteration == 0:
+        return spec
+    return dataclasses.replace(spec, seed=(spec.seed + 7919 * kept.iteration) % 2**32)
+
+
+def _export(run: Run, kept: checkpoint.Checkpoint) -> Path:
+    from dasha.agents.export import export_weights
+
+    return export_weights(kept.weights, run.spec, run.run_dir / "policy", history=kept.history,
+                          env_class=run.env_class, variant=run.variant, init_from=run.init_from)  # fmt: skip
+
+
+def _keep(run: Run, kept: checkpoint.Checkpoint | None) -> str:
+    """After an interrupt: export the newest complete checkpoint's policy; one line saying what was kept."""
+    where = run.run_dir
+    if kept is None:
+        return f"no checkpoint was complete yet, nothing trained was kept ({where}/run.json only; --resume starts over)"
     try:
-        return tomllib.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file {str(path)!r} not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+        policy = _export(run, kept)
+    except Exception as exc:  # the checkpoint is kept all the same; say why the policy is not
+        return (f"kept checkpoint {kept.path} (iteration {kept.iteration}, {kept.env_steps} env steps) but could not "
+                f"export its policy ({' '.join(str(exc).split())[:120]}); continue with --resume {where}")  # fmt: skip
+    return (f"kept iteration {kept.iteration} ({kept.env_steps} env steps): policy {policy}, checkpoint "
+            f"{kept.path}; continue with --resume {where}")  # fmt: skip
 
 
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """The iteration records of a run (empty if none)."""
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def _stop(algo: Any) -> None:
+    """Stop the algorithm; an interrupt or a failure while stopping (env runners already gone) changes nothing
+    that was kept."""
+    with contextlib.suppress(Exception, KeyboardInterrupt):
+        algo.stop()
 
 
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    """Newest complete checkpoint of a run directory, or None."""
-    pointer = run_dir / "checkpoints" / "latest"
-    if pointer.is_file():
-        path = run_dir / "checkpoints" / pointer.read_text().strip()
-        if path.is_dir():
-            return path
-    found = sorted((run_dir / "checkpoints").glob("iter_*")) if (run_dir / "checkpoints").is_dir() else []
-    return found[-1] if found else None
+class _Signals:
+    """While training: SIGINT and SIGTERM raise KeyboardInterrupt in the main thread, except inside
+    :meth:`critical`, where they wait for its end (a checkpoint is never recorded half-kept)."""
+
+    def __init__(self) -> None:
+        self.depth, self.pending = 0, None
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Signals:
+        return self.install()
+
+    def install(self) -> _Signals:
+        """(Re-)install the handlers: ``ray.init`` puts its own SIGTERM handler in place (absl's, which aborts the
+        process), so this runs again once Ray is up."""
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous = signal.signal(sig, self._handle)
+                self.previous.setdefault(sig, previous)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self.depth:
+            self.pending = name
+            return
+        raise KeyboardInterrupt(name)
+
+    @contextlib.contextmanager
+    def critical(self, reraise: bool = True) -> Iterator[None]:
+        """Hold signals back for the block; at its end, raise the one that came (``reraise``) or drop it."""
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            pending, self.pending = (self.pending, None) if not self.depth else (None, self.pending)
+        if pending and reraise:
+            raise KeyboardInterrupt(pending)
 
 
 def _summarise(result: dict[str, Any], iteration: int, wall_s: float) -> dict[str, Any]:
+    """One ``metrics.jsonl`` record of an RLlib result (non-finite numbers become null)."""
     runners = result.get("env_runners", {})
     learners = result.get("learners", {})
     row: dict[str, Any] = {
@@ -140,179 +305,17 @@ def _summarise(result: dict[str, Any], iteration: int, wall_s: float) -> dict[st
                 row[f"{module_id}/{key}"] = float(stats[key])
         if "default_optimizer_learning_rate" in stats:
             row[f"{module_id}/lr"] = float(stats["default_optimizer_learning_rate"])
-    return {k: (float(v) if isinstance(v, int | float) and k not in ("iteration", "env_steps") else v)
-            for k, v in row.items()}  # fmt: skip
+    return {k: (_number(v) if k not in ("iteration", "env_steps") else v) for k, v in row.items()}
 
 
-def _save_checkpoint(algo: Any, run_dir: Path, iteration: int, keep: int) -> Path:
-    """Write ``checkpoints/iter_N`` via a temporary directory, then point ``latest`` at it."""
-    root = run_dir / "checkpoints"
-    root.mkdir(parents=True, exist_ok=True)
-    final = root / f"iter_{iteration:06d}"
-    tmp = root / f".tmp_iter_{iteration:06d}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    algo.save_to_path(str(tmp.resolve()))
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-    (root / "latest.tmp").write_text(final.name)
-    os.replace(root / "latest.tmp", root / "latest")
-    for old in sorted(root.glob("iter_*"))[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
-def train(
-    opts: TrainOptions,
-    on_iteration: Callable[[dict[str, Any]], None] | None = None,
-    env_class: type | None = None,
-    variant: str | None = None,
-) -> Path:
-    """Train a policy; returns the run directory (see the module docstring for its layout).
-
-    ``env_class``/``variant`` train a variant environment of the task (the paper's RL baselines).
-    """
-    # ---- run directory -----------------------------------------------------------------------------
-    if opts.resume is not None:
-        run_dir = Path(opts.resume)
-        if not (run_dir / "run.json").is_file():
-            raise ConfigError(f"--resume {str(run_dir)!r} is not a dasha training run (no run.json)")
-        saved = json.loads((run_dir / "run.json").read_text())
-        if saved["task"] != opts.task:
-            raise ConfigError(f"--resume run trained task {saved['task']!r}, not {opts.task!r}")
-        spec = RunSpec.build(saved["task"], saved["preset"], saved.get("overrides"), saved["seed"],
-                             opts.num_env_runners, saved.get("detector"), saved.get("domain", "wide"),
-                             saved.get("scenes_arg"), saved.get("backgrounds_arg"))  # fmt: skip
-        if saved.get("env_class"):
-            env_class, variant = import_object(saved["env_class"]), saved.get("variant")
-        history = read_metrics(run_dir)
-        checkpoint = latest_checkpoint(run_dir)
-        started_from = saved.get("init_from")
-    else:
-        overrides = load_toml(opts.config)
-        spec = RunSpec.build(opts.task, opts.preset, overrides, opts.seed, opts.num_env_runners, opts.detector,
-                             opts.domain, opts.scenes, opts.backgrounds)  # fmt: skip
-        run_dir = Path(opts.out) if opts.out else Path("runs/train") / f"{opts.task}-{opts.preset}-s{opts.seed}"
-        if (run_dir / "run.json").exists():
-            raise ConfigError(f"{str(run_dir)!r} already holds a run; use --resume {run_dir} or another --out")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        record = {**spec.to_dict(), "overrides": overrides, "detector": opts.detector, "domain": opts.domain,
-                  "scenes_arg": opts.scenes, "backgrounds_arg": opts.backgrounds,
-                  "init_from": [str(p) for p in opts.init_from or []],
-                  "env_class": object_path(env_class) if env_class else None, "variant": variant}  # fmt: skip
-        warm = _warm_start_weights(spec, opts.init_from or [], env_class)
-        (run_dir / "run.json").write_text(dumps(record))
-        history, checkpoint = [], None
-        started_from = record["init_from"]
-
-    # ---- algorithm ---------------------------------------------------------------------------------
-    init_ray(opts.address)
-    algo = build_config(spec, env_class).build_algo()
-    _record_cluster(algo, run_dir, spec.num_env_runners)
-    if checkpoint is None and opts.resume is None and warm:
-        _load_module_weights(algo, warm)
-    iteration, wall0 = 0, 0.0
-    if checkpoint is not None:
-        algo.restore_from_path(str(checkpoint.resolve()))
-        iteration = int(checkpoint.name.split("_")[-1])
-        history = [row for row in history if row["iteration"] <= iteration]
-        wall0 = history[-1]["wall_s"] if history else 0.0
-        _rewrite_metrics(run_dir, history)
-
-    # ---- train loop --------------------------------------------------------------------------------
-    from torch.utils.tensorboard import SummaryWriter
-
-    writer = SummaryWriter(str(run_dir / "tb"))
-    start = time.monotonic()
-    steps = history[-1]["env_steps"] if history else 0
-    try:
-        while steps < opts.timesteps:
-            if opts.max_minutes is not None and (time.monotonic() - start) / 60 >= opts.max_minutes:
-                break
-            result = algo.train()
-            iteration += 1
-            row = _summarise(result, iteration, wall0 + time.monotonic() - start)
-            steps = row["env_steps"] = max(row["env_steps"], steps + 1)
-            _log(writer, row)
-            with open(run_dir / "metrics.jsonl", "a") as fh:
-                fh.write(json.dumps(row) + "\n")
-            if iteration % max(opts.checkpoint_every, 1) == 0:
-                _save_checkpoint(algo, run_dir, iteration, opts.keep)
-            if on_iteration is not None:
-                on_iteration(row)
-        if latest_checkpoint(run_dir) is None or not latest_checkpoint(run_dir).name.endswith(f"{iteration:06d}"):
-            _save_checkpoint(algo, run_dir, iteration, opts.keep)
-        from dasha.agents.export import export_policy
-
-        export_policy(algo, spec, run_dir / "policy", history=read_metrics(run_dir), env_class=env_class,
-                      variant=variant, init_from=started_from)  # fmt: skip
-    finally:
-        writer.close()
-        algo.stop()
-    from dasha.agents.plots import learning_curve
-
-    learning_curve(
-        read_metrics(run_dir), run_dir / "learning_curve.png", title=f"dasha train {spec.task} ({spec.preset})"
-    )
-    return run_dir
-
-
-#: Which module of a policy starts which RLlib module: (policy task, its module) → module id, per trained task.
-_WARM_MODULES = {
-    "joint": {("exposure", "exposure"): HIGH_MODULE, ("focus", "focus"): LOW_MODULE,
-              ("joint", HIGH_MODULE): HIGH_MODULE, ("joint", LOW_MODULE): LOW_MODULE},
-    "exposure": {("exposure", "exposure"): "default_policy"},
-    "focus": {("focus", "focus"): "default_policy"},
-}  # fmt: skip
-
-
-def _warm_start_weights(spec: RunSpec, paths: list[Path], env_class: type | None) -> dict[str, dict[str, Any]]:
-    """The ``state_dict`` each RLlib module starts from (``TrainOptions.init_from``), checked against the run's
-    spaces; ConfigError for a policy of another task, mode or layout."""
-    if not paths:
-        return {}
-    import numpy as np
-
-    from dasha.agents.export import module_ids
-    from dasha.agents.module import action_nvec
-    from dasha.agents.policy import Policy
-    from dasha.agents.rllib import env_creator
-    from dasha.envs.hierarchical import module_spaces
-
-    env = (env_class or env_creator(spec.task))(spec.env)
-    ids = module_ids(spec.task)  # module name → RLlib module id
-    spaces = {ids[name]: pair for name, pair in module_spaces(env, spec.task).items()}
-    out: dict[str, dict[str, Any]] = {}
-    for path in paths:
-        policy = Policy.load(path)
-        if policy.meta.get("mode") != spec.env.mode:
-            raise ConfigError(f"--init-from {str(path)!r} is a {policy.meta.get('mode')!r}-mode policy; this run is "
-                            f"{spec.env.mode!r}")  # fmt: skip
-        for name, net in policy.nets.items():
-            target = _WARM_MODULES.get(spec.task, {}).get((policy.task, name))
-            if target is None:
-                raise ConfigError(f"--init-from {str(path)!r}: a {policy.task} policy cannot start a {spec.task} run")
-            obs_space, act_space = spaces[target]
-            m = policy.meta["modules"][name]
-            want = (int(np.prod(obs_space.shape)), action_nvec(act_space), list(spec.ppo.hiddens), spec.ppo.activation)
-            if (m["obs_dim"], m["nvec"], m["hiddens"], m["activation"]) != want:
-                raise ConfigError(
-                    f"--init-from {str(path)!r}: module {name!r} has observations {m['obs_dim']}, actions "
-                    f"{m['nvec']}, hiddens {m['hiddens']}; this run's {target!r} needs {want[:3]}"
-                )
-            out[target] = {"state": net.state_dict(), "path": str(path)}
-    return out
-
-
-def _load_module_weights(algo: Any, warm: dict[str, dict[str, Any]]) -> None:
-    """Load the warm-start weights into the learner's modules and push them to the env runners."""
-    import torch
-
-    def load(learner: Any) -> None:
-        for mid, w in warm.items():
-            learner.module[mid].net.load_state_dict({k: torch.as_tensor(v) for k, v in w["state"].items()})
-
-    algo.learner_group.foreach_learner(load)
-    algo.env_runner_group.sync_weights(from_worker_or_learner_group=algo.learner_group, inference_only=True)
+def _write_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+    write_atomic(run_dir / "metrics.jsonl", "".join(dumps(r, indent=None) + "\n" for r in rows))
 
 
 def _record_cluster(algo: Any, run_dir: Path, num_env_runners: int) -> None:
@@ -326,13 +329,7 @@ def _record_cluster(algo: Any, run_dir: Path, num_env_runners: int) -> None:
         ))  # fmt: skip
     info = {"driver_node": ray.get_runtime_context().get_node_id(), "env_runner_nodes": nodes,
             "cluster_nodes": len([n for n in ray.nodes() if n.get("Alive")])}  # fmt: skip
-    (run_dir / "cluster.json").write_text(dumps(info))
-
-
-def _rewrite_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
-    tmp = run_dir / "metrics.jsonl.tmp"
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    os.replace(tmp, run_dir / "metrics.jsonl")
+    write_atomic(run_dir / "cluster.json", dumps(info))
 
 
 def _log(writer: Any, row: dict[str, Any]) -> None:
