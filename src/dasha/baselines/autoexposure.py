@@ -3,6 +3,8 @@
 Each method sees the free first frame's statistics at the start exposure and returns exposure commands (µs)
 until it decides it has converged. Measurements are the frame's mean grey level (0–255) and its clipped
 fractions; no ground truth. Exposures are clamped to ``[min_us, max_us]`` (the paper's table range by default).
+A measurement that is not finite (NaN, ±inf: a broken frame) ends the method at the last good exposure — it never
+commands a non-finite exposure.
 
 ==================  ===========================================================================================
 ``basler_once``     pylon ExposureAuto "Once": brute-force loop towards AutoTargetBrightness (0.5 → mean 128),
@@ -77,15 +79,22 @@ class AutoExposureMethod(ABC):
     def start(self, exposure_us: float, m: Measurement) -> ExposureCommand:
         """First frame (free) at ``exposure_us`` measured ``m``."""
         self.moves, self.exposure_us = 0, exposure_us
-        return self._command(self.decide(m))
+        return self._command(self._decide(m))
 
     def step(self, m: Measurement) -> ExposureCommand:
         """Measurement of the frame at the last commanded exposure → next command."""
-        return self._command(self.decide(m))
+        return self._command(self._decide(m))
+
+    def _decide(self, m: Measurement) -> float | None:
+        """:meth:`decide`, or None (hold the last good exposure) for a measurement or exposure that is not finite."""
+        values = (m.mean, m.dark_fraction, m.bright_fraction, self.exposure_us)
+        if not all(isinstance(v, int | float | np.floating) and math.isfinite(v) for v in values):
+            return None
+        return self.decide(m)
 
     def _command(self, target: float | None) -> ExposureCommand:
         p = self.params
-        if target is None:
+        if target is None or not math.isfinite(target):
             return ExposureCommand(None, done=True)
         target = float(min(max(target, p.min_us), p.max_us))
         if abs(target - self.exposure_us) < 1.0 or self.moves >= p.max_frames:

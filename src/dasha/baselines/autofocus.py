@@ -5,7 +5,9 @@ for the maximum of a focus measure (Tenengrad by default) and decides itself whe
 libcamera's AF: the runner shows the method the free first frame's score at the start voltage; each call of
 :meth:`AutofocusMethod.step` takes the score measured at the last commanded voltage and returns the next
 :class:`Command` — a voltage to move to, or ``done`` (possibly with a final move to the best position). No
-method sees ground truth. Each has a hard cap on lens moves (``max_moves``).
+method sees ground truth. Each has a hard cap on lens moves (``max_moves``). A score that is not finite (NaN, ±inf:
+a broken measurement) counts as the lowest score seen so far, and a search never commands a non-finite voltage:
+it would end at the best position sampled instead, so every command is finite and inside ``[lo, hi]``.
 
 =================  ==============================================================================================
 ``sweep``          every position of an even grid (47 positions), then the argmax (the paper's ref. [12] protocol)
@@ -22,7 +24,6 @@ method sees ground truth. Each has a hard cap on lens moves (``max_moves``).
 from __future__ import annotations
 
 import math
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from enum import Enum
 
 import numpy as np
 
-from dasha.vision.focus_measures import parabola_peak
+from dasha.vision.focus_measures import lorentzian_peak, parabola_peak
 
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0  # 0.618…
 DEFAULT_RANGE_V = (46.0, 53.0)
@@ -91,7 +92,10 @@ class AutofocusMethod(ABC):
 
     def start(self, start_v: float, score: float) -> Command:
         """Begin at ``start_v`` whose (free) frame scored ``score``; returns the first command."""
-        self.state, self.moves, self.history = AfState.SCANNING, 0, [(start_v, score)]
+        self.history = []
+        score = self._clean(score)
+        self.state, self.moves = AfState.SCANNING, 0
+        self.history.append((start_v, score))
         self._gen = self.search(start_v, score)
         return self._advance(lambda: next(self._gen))  # type: ignore[arg-type]
 
@@ -99,8 +103,19 @@ class AutofocusMethod(ABC):
         """Score measured at the last commanded voltage → next command."""
         if self._gen is None or self._pending is None:
             raise RuntimeError(f"{self.name}: step() before start() or after done")
+        score = self._clean(score)
         self.history.append((self._pending, score))
         return self._advance(lambda: self._gen.send(score))  # type: ignore[union-attr]
+
+    def _clean(self, score: float) -> float:
+        """``score``, or the lowest score seen so far (0 if none) when it is not finite."""
+        if isinstance(score, int | float | np.floating | np.integer) and math.isfinite(score):
+            return float(score)
+        return min((s for _, s in self.history), default=0.0)
+
+    def _best_seen(self) -> float:
+        finite = [h for h in self.history if math.isfinite(h[0])]
+        return max(finite, key=lambda h: h[1])[0] if finite else 0.5 * (self.params.lo_v + self.params.hi_v)
 
     def _advance(self, resume) -> Command:  # type: ignore[no-untyped-def]
         p = self.params
@@ -108,14 +123,16 @@ class AutofocusMethod(ABC):
             target = resume() if self.moves < p.max_moves else None
         except StopIteration as stop:
             return self._finish(float(stop.value))
-        if target is None:  # move budget used up: go to the best seen
-            return self._finish(max(self.history, key=lambda h: h[1])[0], failed=True)
+        if target is None or not math.isfinite(target):  # budget used up (or a broken step): go to the best seen
+            return self._finish(self._best_seen(), failed=True)
         target = float(min(max(target, p.lo_v), p.hi_v))
         self.moves += 1
         self._pending = target
         return Command(target)
 
     def _finish(self, best_v: float, failed: bool = False) -> Command:
+        if not math.isfinite(best_v):
+            best_v, failed = self._best_seen(), True
         self.state = AfState.FAILED if failed else AfState.FOCUSED
         self._gen, self._pending = None, None
         current = self.history[-1][0]
@@ -331,31 +348,6 @@ class CDAF(AutofocusMethod):
         if len(xs) < 3:
             return best
         return parabola_peak(xs, [math.log(max(samples[x], 1e-9)) for x in xs])  # Gaussian fit of the peak
-
-
-def lorentzian_peak(xs: np.ndarray, ys: np.ndarray, lo: float, hi: float) -> float:
-    """Centre of ``y = a / ((x − x0)² + w²) + c`` fitted to the samples (scipy), clamped to [lo, hi].
-
-    Gradient energy of a disc-blurred image falls roughly as 1/blur², and blur ∝ |x − x0|: a Lorentzian in the
-    lens voltage. Falls back to the best sample when the fit fails.
-    """
-    from scipy.optimize import curve_fit
-
-    k = int(np.argmax(ys))
-    scale = float(ys.max() - ys.min()) or 1.0
-    p0 = (scale * 0.25, float(xs[k]), 0.5, float(ys.min()))
-    bounds = ([0.0, lo - 1.0, 0.01, -np.inf], [np.inf, hi + 1.0, 10.0, np.inf])
-
-    def model(x: np.ndarray, a: float, x0: float, w: float, c: float) -> np.ndarray:
-        return a / ((x - x0) ** 2 + w * w) + c
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a (nearly) determined fit has no covariance: fine here
-            params, _ = curve_fit(model, xs, ys, p0=p0, maxfev=2000, bounds=bounds)
-    except (RuntimeError, ValueError):
-        return float(xs[k])
-    return float(min(max(params[1], lo), hi))
 
 
 class CurveFit(AutofocusMethod):

@@ -11,6 +11,9 @@ controllers believe them. Its rule, written by hand:
 3. At most ``max_moves`` moves (the agents' lens horizon, 10); then go back to the frame with the lowest estimated
    blur if the lens is elsewhere.
 
+A blur estimate that is not finite (a broken frame) is left out of the fit and never accepted; every command is
+finite and inside ``[lo_v, hi_v]``.
+
 What the learned agents add over their perception is what they gain over this controller (``dasha bench``). The
 interface is libcamera-AF-like and pure: :meth:`DepthFromDefocus.start` and :meth:`DepthFromDefocus.step` take the
 last frame's lens voltage (V) and estimated ``log(1 + blur px)`` and return the next :class:`Command`.
@@ -70,16 +73,22 @@ class DepthFromDefocus:
         if self.state is not AfState.SCANNING:
             raise RuntimeError("dfd: step() before start() or after done")
         p = self.params
-        self.volts.append(float(lens_v))
-        self.log_blur.append(float(log_blur))
-        if math.expm1(max(log_blur, 0.0)) <= p.accept_blur_px:
-            self.state = AfState.FOCUSED
-            return Command(None, done=True)
+        if not (math.isfinite(lens_v) and math.isfinite(log_blur)):  # a broken measurement: no sample
+            if self.moves >= p.max_moves or not self.volts:
+                return self._give_up()
+        else:
+            self.volts.append(float(lens_v))
+            self.log_blur.append(float(log_blur))
+            if math.expm1(min(max(log_blur, 0.0), 700.0)) <= p.accept_blur_px:
+                self.state = AfState.FOCUSED
+                return Command(None, done=True)
         if self.moves >= p.max_moves:
             return self._give_up()
         fit = fit_focus(self.volts, self.log_blur, self.optics, self.curve, p.vergence_d)
         candidates = [fit.best_v] + ([fit.other_v] if fit.other_rms < MAX_RMS else [])
         for target in candidates:
+            if not math.isfinite(target):
+                continue
             target = min(max(target, p.lo_v), p.hi_v)
             if all(abs(target - v) >= VISITED_V for v in self.volts):
                 self.moves += 1
@@ -89,6 +98,8 @@ class DepthFromDefocus:
     def _give_up(self) -> Command:
         """Budget spent or nothing new to try: back to the frame with the lowest estimated blur."""
         self.state = AfState.FAILED
+        if not self.volts:
+            return Command(None, done=True)
         best = self.volts[min(range(len(self.volts)), key=self.log_blur.__getitem__)]
         if abs(best - self.volts[-1]) < 1e-9:
             return Command(None, done=True)

@@ -83,7 +83,7 @@ def _lens_loop(perception: Perception, first: Shot, start: Callable[[Shot], Comm
     decide = time.perf_counter() - t0
     while True:
         if command.lens_v is not None:
-            lens.set_setting(lens.limits.clip(command.lens_v))
+            perception.move_lens(lens.limits.clip(command.lens_v))
             steps.append(perception.capture())
             if done is not None and done(steps[-1]):
                 return steps, decide

@@ -44,8 +44,32 @@ the driven camera allows."""
 STOP = 0
 
 
+def integer_action(action: Any) -> np.ndarray:
+    """``action`` as a flat int64 array; ValueError unless every element is an integer (an int, or a float with no
+    fractional part): a float action such as 3.7 is refused, never truncated to 3; NaN, ±inf and booleans too."""
+    try:
+        a = np.asarray(action)
+    except (TypeError, ValueError):
+        raise ValueError(f"action {action!r} is not an integer index") from None
+    if a.size == 0 or a.dtype.kind not in "iuf":
+        raise ValueError(f"action {action!r} is not an integer index (dtype {a.dtype})")
+    if a.dtype.kind == "f" and not (np.all(np.isfinite(a)) and np.all(a == np.round(a))):
+        raise ValueError(f"action {action!r} is not an integer index (a float action is refused, not truncated)")
+    return a.astype(np.int64).ravel()
+
+
+def checked_action(action: Any, space: gym.spaces.Space) -> np.ndarray:
+    """``action`` as an int64 array of ``space``'s shape; ValueError with the reason unless it is an integer action
+    inside ``space`` (:func:`integer_action`)."""
+    a = integer_action(action)
+    shape = space.shape or ()
+    if a.size != int(np.prod(shape, dtype=np.int64)) or not space.contains(a.reshape(shape)):
+        raise ValueError(f"invalid action {action!r} for {space}")
+    return a.reshape(shape)
+
+
 def _index(action: Any) -> int:
-    return int(np.asarray(action).ravel()[0])
+    return int(integer_action(action)[0])
 
 
 def exposure_range_us(camera: Camera) -> tuple[float, float]:
@@ -57,7 +81,7 @@ def exposure_range_us(camera: Camera) -> tuple[float, float]:
 def paper_lens_voltage(action: Any) -> float:
     """The paper's absolute lens action (coarse, fine) → voltage (V), before the lens's limits: 24 + coarse + fine/100
     (the authors clip at 70 V, the Varioptic lens's top)."""
-    coarse, fine = (int(x) for x in np.asarray(action).ravel()[:2])
+    coarse, fine = (int(x) for x in integer_action(action)[:2])
     return min(PAPER_LENS_BASE_V + coarse + fine / 100.0, 70.0)
 
 
@@ -110,6 +134,8 @@ __all__ = [
     "STOP",
     "ExposureActions",
     "LensActions",
+    "checked_action",
     "exposure_range_us",
+    "integer_action",
     "paper_lens_voltage",
 ]

@@ -51,6 +51,7 @@ import gymnasium as gym
 import numpy as np
 
 from dasha.camera.sim import SimCamera
+from dasha.envs.actions import checked_action
 from dasha.envs.config import EnvConfig
 from dasha.envs.observations import focus_observation_space
 from dasha.envs.perception import Perception
@@ -101,8 +102,7 @@ class FocusEnv(gym.Env):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         if not self._started:
             raise RuntimeError("call reset() before step()")
-        if not self.action_space.contains(np.asarray(action, dtype=np.int64).reshape(self.action_space.shape)):
-            raise ValueError(f"invalid action {action!r} for {self.action_space}")
+        checked_action(action, self.action_space)  # ValueError: not an integer action inside the space
         phase, perception = self.phase, self.perception
         before = phase.shot
         assert before is not None

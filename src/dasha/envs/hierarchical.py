@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from dasha.camera.sim import SimCamera
+from dasha.envs.actions import checked_action
 from dasha.envs.config import EnvConfig, joint_training_scenes
 from dasha.envs.observations import (
     exposure_observation,
@@ -159,8 +160,10 @@ class HierarchicalCameraEpisode:
         if agent not in action_dict:
             raise ValueError(f"it is {agent!r}'s turn; got actions for {sorted(action_dict)}")
         action, space = action_dict[agent], self.action_spaces[agent]
-        if not space.contains(np.asarray(action, dtype=np.int64).reshape(space.shape)):
-            raise ValueError(f"invalid action {action!r} for {agent!r}: {space}")
+        try:
+            checked_action(action, space)
+        except ValueError as exc:
+            raise ValueError(f"{agent!r}: {exc}") from None
         if self.phase == HIGH:
             return self._high_step(action)
         return self._low_step(action)

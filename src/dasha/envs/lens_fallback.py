@@ -19,7 +19,8 @@ already taken, so it usually needs only a few moves:
    as soon as a frame passes the acceptance test, when the vertex lies within :data:`TOL_V` of the sharpest
    frame, or when the move budget is spent; then go back to the sharpest frame if the lens is elsewhere.
 
-No ground truth is used. Every move is within the lens's limits and counts as a lens move. The training
+No ground truth is used. Every move is within the lens's limits and counts as a lens move; a sharpness that is not
+finite (a broken frame) is no sample, and the net never commands a non-finite drive. The training
 environments leave the net off (``EnvConfig.lens_fallback_moves = 0``) so the agent learns to finish by itself;
 ``dasha eval``, ``dasha bench``, ``dasha demo`` and ``dasha run`` turn it on (:data:`EVAL_FALLBACK_MOVES`).
 """
@@ -56,6 +57,9 @@ def next_probe(samples: dict[float, float], lo_v: float, hi_v: float, toward: fl
     with both sides unexplored the probe goes ``toward`` (+1: up, −1: down). ``scale``: drive units per volt of a
     ≈1 dpt/V Varioptic lens, where the constants were set (1 for a volt lens; 1/slope for an mA or dpt lens).
     """
+    samples = {v: s for v, s in samples.items() if math.isfinite(v) and math.isfinite(s)}
+    if not samples:
+        return None
     probe, tol = PROBE_V * scale, TOL_V * scale
     vb = max(samples, key=samples.__getitem__)
     below = [v for v in samples if v < vb - tol]
@@ -74,6 +78,8 @@ def next_probe(samples: dict[float, float], lo_v: float, hi_v: float, toward: fl
             u = parabola_peak([vl, vb, vh], [samples[vl], samples[vb], samples[vh]])
             if abs(u - vb) < tol:
                 return None
+    if not math.isfinite(u):
+        return None
     u = min(max(u, lo_v), hi_v)
     return None if any(abs(u - v) < 0.01 * scale for v in samples) else u  # nothing new to learn there
 
@@ -92,7 +98,7 @@ def lens_fallback(perception: Perception, history: Sequence[Shot], max_moves: in
     taken: list[Shot] = []
 
     def move(v: float) -> Shot:
-        lens.set_setting(v)
+        perception.move_lens(v)
         taken.append(perception.capture())
         return taken[-1]
 
@@ -122,7 +128,8 @@ def lens_fallback(perception: Perception, history: Sequence[Shot], max_moves: in
         samples[v] = max(samples.get(v, -math.inf), perception.sharpness_feature(step))
         if accepted(perception, step):
             return taken
-    vb = max(samples, key=samples.__getitem__)
+    finite = {v: s for v, s in samples.items() if math.isfinite(s)}
+    vb = max(finite, key=finite.__getitem__) if finite else lens.setting
     if abs(lens.setting - vb) > 1e-9:
         move(vb)
     return taken

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from dasha.camera import resilient
 from dasha.camera.base import Camera, Frame, LensCurve
 from dasha.camera.calibration import MIN_DISTANCE_M, Optics, believed_curve, vergence_range_d
 from dasha.camera.errors import SpecError
@@ -146,10 +147,17 @@ class Perception:
         self.reference_boxes: list[Box] = []
         self.perception_s = 0.0
         self.detector_s = 0.0
+        self.retry: resilient.RetryPolicy = resilient.DEFAULT_RETRY
+        """How captures and lens commands are retried on a device fault."""
+        self.recovery = resilient.Recovery()
+        """What the retries did so far (all episodes)."""
+        self._previous: Frame | None = None
+        self._shape: tuple[Camera | None, tuple[int, ...] | None] = (None, None)
 
     def start_episode(self) -> None:
-        """Forget the previous episode's frames and timings."""
+        """Forget the previous episode's frames and timings (the frame size learnt from the camera is kept)."""
         self.shots = []
+        self._previous = None
         self.perception_s = self.detector_s = 0.0
 
     @property
@@ -157,11 +165,37 @@ class Perception:
         """The frames of :attr:`shots`."""
         return [s.frame for s in self.shots]
 
-    def capture(self) -> Shot:
-        """Capture a frame from the camera; its features are computed when first asked for."""
-        shot = Shot(self.camera.capture(), self)
-        self.shots.append(shot)
+    def capture(self, keep: bool = True) -> Shot:
+        """Capture a frame from the camera, retried on a transient device fault (:func:`dasha.camera.resilient.capture`:
+        a time-out, a disconnect, an invalid, truncated or stale frame); its features are computed when first asked
+        for. ``keep``: append it to :attr:`shots` (False: a watched frame of continuous mode, kept by the caller).
+
+        Raises:
+            CameraError: an unrecovered device fault (:data:`~dasha.camera.resilient.DEVICE_FAULTS`).
+        """
+        camera = self.camera
+        if self._shape[0] is not camera:  # a new camera: its frame size is learnt again
+            self._shape = (camera, None)
+        frame = resilient.capture(camera, self._previous, shape=self._shape[1], policy=self.retry,
+                                  recovery=self.recovery)  # fmt: skip
+        self._previous, self._shape = frame, (camera, frame.image.shape)
+        shot = Shot(frame, self)
+        if keep:
+            self.shots.append(shot)
         return shot
+
+    def move_lens(self, setting: float) -> float:
+        """Command the camera's lens to ``setting`` (its unit) and check it reads back; re-sent on a NACK, no reply or
+        a stuck lens (:func:`dasha.camera.resilient.set_lens`). Returns the setting commanded (quantised).
+
+        Raises:
+            OutOfRangeError: outside the lens limits (nothing sent).
+            CameraError: an unrecovered device fault.
+        """
+        lens = self.camera.lens
+        if lens is None:
+            raise ValueError(f"camera {getattr(self.camera, 'spec', '')!r} has no lens to move")
+        return resilient.set_lens(lens, setting, policy=self.retry, recovery=self.recovery)
 
     # -- calibration ---------------------------------------------------------------------------------
     @property
@@ -232,8 +266,9 @@ class Perception:
     def accepted(self, shot: Shot) -> bool:
         """The no-reference acceptance test of the joint task's early stop and of the safety nets: the detector (if
         there is one) finds the object **and** the estimated object blur is ≤ :data:`ACCEPT_BLUR_PX` — success means
-        detected and in focus, and a detector also fires on a blurred object. No ground truth."""
-        if self.estimated_blur_px(shot) > ACCEPT_BLUR_PX:
+        detected and in focus, and a detector also fires on a blurred object. No ground truth; an estimate that is not
+        finite fails."""
+        if not self.estimated_blur_px(shot) <= ACCEPT_BLUR_PX:
             return False
         return self.detector is None or self.detection(shot) is not None
 
@@ -264,7 +299,7 @@ class Perception:
 
     def estimated_blur_px(self, shot: Shot) -> float:
         """Estimated object blur (px) of a frame (the inverse of :meth:`blur_feature`)."""
-        return math.expm1(3.0 * self.blur_feature(shot))
+        return math.expm1(min(3.0 * self.blur_feature(shot), 700.0))  # no overflow on a broken estimate
 
     def side_feature(self, shot: Shot) -> float:
         """Estimated side of focus from the frame alone: 2·P(front focus) − 1 ∈ [−1, 1] (+1: lower the voltage)."""

@@ -39,7 +39,7 @@ def home_lens(perception: Perception) -> Shot | None:
     lo, hi = perception.config.start_lens_range_v
     if lens is None or lens.unit != "V" or lo <= lens.voltage <= hi:  # the agents' range is in volts
         return None
-    lens.set_voltage(lens.limits.clip((lo + hi) / 2.0))
+    perception.move_lens(lens.limits.clip((lo + hi) / 2.0))
     return perception.capture()
 
 
@@ -173,7 +173,7 @@ class LensPhase:
         if drive is None:
             self._finish("stop")
             return False
-        lens.set_voltage(drive)
+        self.perception.move_lens(drive)  # a volt lens: the decoder read its voltage
         self.moves += 1
         self.moved = self.perception.capture()
         self._advance(self.moved)

@@ -13,7 +13,9 @@ the episode engine's phases plus a controller, and nothing of the simulated worl
   same loops as the bench (:mod:`dasha.baselines.loops`), optionally followed by the same nets (``NAME+nets``).
 
 Continuous mode then watches the stream and re-runs the tuner when the scene changes (brightness or sharpness drift
-beyond a threshold for several frames), so it neither hunts nor oscillates.
+beyond a threshold for several frames), so it neither hunts nor oscillates. Its memory is bounded however long it
+runs: ``perception.shots`` holds the current tuning pass's frames only, the watched frames go to a ring of the last
+:data:`WATCH_RING` (:attr:`Tuner.watched`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +42,8 @@ from dasha.vision.metering import median_grey
 
 NETS = "+nets"
 """Suffix of a classical method run with the deployed safety nets (as in the bench)."""
+WATCH_RING = 8
+"""Watched frames continuous mode keeps (the latest), beside the current tuning pass's."""
 
 
 @dataclass
@@ -89,6 +94,8 @@ class Tuner(ABC):
 
     camera: Camera
     perception: Perception
+    watched: deque[Shot]
+    """The last :data:`WATCH_RING` frames continuous mode watched (kept apart from ``perception.shots``)."""
 
     @abstractmethod
     def _run(self, start: Shot) -> tuple[int, int]:
@@ -119,15 +126,22 @@ class Tuner(ABC):
         """Tune, then watch ``frames`` frames; re-tune after ``patience`` drifted frames in a row.
 
         Drift: the median grey moved by more than ``drift_stops`` stops, or the object blur estimate rose by
-        more than ``drift_blur`` (log units) from the tuned frame.
+        more than ``drift_blur`` (log units) from the tuned frame (an estimate that is not finite is no drift).
+        Memory is bounded: ``perception.shots`` holds one tuning pass's frames, :attr:`watched` the last
+        :data:`WATCH_RING` watched ones.
+
+        Raises:
+            CameraError: an unrecovered device fault (transient ones are retried by perception).
         """
+        self.watched = deque(maxlen=WATCH_RING)
         result = self.tune()
         yield result
         ref_grey = max(median_grey(result.shot.frame.image), 1.0)
         ref_blur = self.perception.blur_feature(result.shot)
         drifted = 0
         for _ in range(frames):
-            shot = self.perception.capture()
+            shot = self.perception.capture(keep=False)
+            self.watched.append(shot)
             grey = max(median_grey(shot.frame.image), 1.0)
             moved = (
                 abs(math.log2(grey / ref_grey)) > drift_stops

@@ -14,6 +14,8 @@ normalise (``normalize=True`` divides by the squared mean grey) when exposure ch
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -79,7 +81,11 @@ def af_window(image: np.ndarray) -> np.ndarray:
 
 def parabola_peak(xs: list[float], ys: list[float]) -> float:
     """Vertex of the parabola through three (position, focus score) samples — the peak of a focus curve, e.g. in V
-    against log-contrast (a Gaussian peak) — clamped to the samples' span; the best sample if not concave."""
+    against log-contrast (a Gaussian peak) — clamped to the samples' span; the best sample if not concave, the best
+    finite sample where a score is not finite."""
+    if not all(math.isfinite(y) for y in ys):
+        finite = [(y, x) for x, y in zip(xs, ys, strict=True) if math.isfinite(y)]
+        return float(max(finite)[1] if finite else xs[1])
     (x0, x1, x2), (y0, y1, y2) = xs, ys
     denom = (x0 - x1) * (x0 - x2) * (x1 - x2)
     a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / denom if denom else 0.0
@@ -87,6 +93,31 @@ def parabola_peak(xs: list[float], ys: list[float]) -> float:
         return xs[int(np.argmax(ys))]
     b = (x2 * x2 * (y0 - y1) + x1 * x1 * (y2 - y0) + x0 * x0 * (y1 - y2)) / denom
     return float(min(max(-b / (2 * a), min(xs)), max(xs)))
+
+
+def lorentzian_peak(xs: np.ndarray, ys: np.ndarray, lo: float, hi: float) -> float:
+    """Centre of ``y = a / ((x − x0)² + w²) + c`` fitted to the samples (scipy), clamped to [lo, hi].
+
+    Gradient energy of a disc-blurred image falls roughly as 1/blur², and blur ∝ |x − x0|: a Lorentzian in the
+    lens voltage. Falls back to the best sample when the fit fails.
+    """
+    from scipy.optimize import curve_fit
+
+    k = int(np.argmax(ys))
+    scale = float(ys.max() - ys.min()) or 1.0
+    p0 = (scale * 0.25, float(xs[k]), 0.5, float(ys.min()))
+    bounds = ([0.0, lo - 1.0, 0.01, -np.inf], [np.inf, hi + 1.0, 10.0, np.inf])
+
+    def model(x: np.ndarray, a: float, x0: float, w: float, c: float) -> np.ndarray:
+        return a / ((x - x0) ** 2 + w * w) + c
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a (nearly) determined fit has no covariance: fine here
+            params, _ = curve_fit(model, xs, ys, p0=p0, maxfev=2000, bounds=bounds)
+    except (RuntimeError, ValueError):
+        return float(xs[k])
+    return float(min(max(params[1], lo), hi))
 
 
 FOCUS_MEASURES: dict[str, Callable[..., float | np.ndarray]] = {

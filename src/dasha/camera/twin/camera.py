@@ -147,7 +147,7 @@ class TwinCamera(Camera):
 
     def _do_capture(self, timeout_s: float | None = None) -> Frame:
         self._sync_exposure()
-        volts = self._board_volts()
+        volts = self._sim.lens.limits.clip(self._board_volts())  # a code beyond the lens's range: its end stop
         if abs(volts - self._sim.lens.voltage) > 1e-9:  # the board received a new focus code: the optics move
             self._sim.lens.set_voltage(volts)
         rendered = self._sim.capture()

@@ -6,13 +6,20 @@ The hardware-in-the-loop twin's lens and the serial drivers' tests are such devi
 :meth:`PtyDevice.reply`; :meth:`PtyDevice.fail` queues misbehaviour for the next requests (``"nack"``, ``"corrupt"``
 the checksum/CRC, ``"short"`` replies, ``"silent"``), which :meth:`PtyDevice.take_fault` hands out. Every byte
 received is kept in :attr:`rx`, every request decoded in :attr:`requests`.
+
+Line loss: with :attr:`PtyDevice.drop_rate` > 0 each received byte is lost with that probability (seeded by
+:attr:`PtyDevice.drop_seed`; counted in :attr:`PtyDevice.dropped`) — the ``drop`` fault of
+:mod:`dasha.camera.faults`. Like a UART protocol parser, the device forgets a partial request once the line has been
+quiet for :attr:`PtyDevice.frame_gap_s` (s), so a request cut short by a lost byte does not swallow the next one.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import select
 import threading
+import time
 import tty
 from collections import deque
 
@@ -36,6 +43,14 @@ class PtyDevice:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"fake {type(self).__name__}", daemon=True)
         self._master_open = True
+        self.drop_rate = 0.0
+        """Probability that a received byte is lost (serial line loss)."""
+        self.drop_seed = 0
+        """Seed of the losses."""
+        self.dropped = 0
+        """Bytes lost so far."""
+        self.frame_gap_s = 0.05
+        """A partial request older than this (s) of line silence is discarded."""
 
     def start(self) -> PtyDevice:
         self._thread.start()
@@ -90,6 +105,7 @@ class PtyDevice:
         raise NotImplementedError
 
     def _run(self) -> None:
+        rng, last = None, 0.0
         while not self._stop.is_set():
             try:
                 ready, _, _ = select.select([self.master], [], [], 0.02)
@@ -100,6 +116,15 @@ class PtyDevice:
                 return
             if not data:
                 return
+            if self.drop_rate > 0:
+                rng = rng or random.Random(self.drop_seed)
+                kept = bytes(b for b in data if rng.random() >= self.drop_rate)
+                self.dropped += len(data) - len(kept)
+                data = kept
+            now = time.monotonic()
+            if self.buffer and now - last > self.frame_gap_s:
+                self.buffer.clear()  # the line was quiet: a partial request is abandoned
+            last = now
             self.rx += data
             self.buffer += data
             self.process()
