@@ -112,6 +112,7 @@ def test_af_baselines_command_finite_voltages_inside_their_range(method: str, lo
     assert command.done  # bounded
 
 
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")  # a 1e6 log-blur squared in the fit: expected
 @FAST
 @given(lo=st.floats(24.0, 60.0), span=st.floats(0.5, 10.0), start=st.floats(0.0, 1.0),
        blur=st.lists(st.one_of(weird, st.floats(0.0, 5.0)), min_size=1, max_size=20))  # fmt: skip
