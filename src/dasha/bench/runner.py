@@ -8,22 +8,43 @@ the final frame for all alike (:func:`dasha.agents.evaluate.judge`).
 
 Method names: ``NAME+nets`` is ``NAME`` followed by the deployed safety nets (:mod:`dasha.envs.safety_nets`), the
 very nets ``dasha`` (= ``dasha_policy+nets``) runs with.
+
+An episode that ends on an unrecovered device fault is reported as faulted
+(:func:`~dasha.agents.evaluate.faulted_result`), for every player alike: not as the method's failure.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from dasha.agents.evaluate import EpisodeResult, episode_result, run_episode
+from dasha.agents.evaluate import EpisodeResult, episode_result, faulted_result, run_episode
 from dasha.agents.policy import Policy
 from dasha.baselines.loops import classical_nets, exposure_method, focus_method
+from dasha.camera.resilient import DEVICE_FAULTS
 from dasha.envs.perception import Shot
 
 NETS = "+nets"
 """Suffix of a method run with the deployed safety nets."""
+
+Play = Callable[[Any, Any, int, int], EpisodeResult]
+
+
+def reports_faults(play: Play) -> Play:
+    """A player's ``play`` that reports an episode ended by an unrecovered device fault as faulted."""
+
+    @functools.wraps(play)
+    def guarded(self: Any, env: Any, seed: int, index: int) -> EpisodeResult:
+        try:
+            return play(self, env, seed, index)
+        except DEVICE_FAULTS as exc:
+            return faulted_result(env, index, exc)
+
+    return guarded
 
 
 @dataclass
@@ -46,6 +67,7 @@ class AutofocusPlayer:
     method: str
     nets: bool = False
 
+    @reports_faults
     def play(self, env: Any, seed: int, index: int) -> EpisodeResult:
         env.reset(seed=seed, options={"home_lens": False})  # the episode start; dfd homes the lens itself
         perception = env.perception
@@ -63,6 +85,7 @@ class AutoExposurePlayer:
     name: str
     method: str
 
+    @reports_faults
     def play(self, env: Any, seed: int, index: int) -> EpisodeResult:
         env.reset(seed=seed)
         _, decide = exposure_method(env.perception, self.method, env.perception.shots[-1])
@@ -80,6 +103,7 @@ class JointBaselinePlayer:
     af: str = "brent"
     nets: bool = False
 
+    @reports_faults
     def play(self, env: Any, seed: int, index: int) -> EpisodeResult:
         env.reset(seed=seed)
         perception = env.perception
@@ -105,6 +129,7 @@ class OraclePlayer:
     exposures: int = 5
     lens_steps: int = 36
 
+    @reports_faults
     def play(self, env: Any, seed: int, index: int) -> EpisodeResult:
         env.reset(seed=seed)
         perception, world, cam = env.perception, env.world, env.world.camera
@@ -118,17 +143,22 @@ class OraclePlayer:
         for f in factors:
             cam.exposure_us = float(e_best * f)
             for v in lens:
-                cam.lens.set_voltage(float(v))
+                perception.move_lens(float(v))
                 shot = perception.capture()
                 if shot.in_focus and perception.detection(shot) is not None:
                     return episode_result(env, index, "joint")
         return episode_result(env, index, "joint")
 
 
-def play_episodes(player: Any, env: Any, episodes: int, seed: int, progress: Any = None) -> list[EpisodeResult]:
-    """``episodes`` seeded episodes of one player (seeds shared by all players of a suite)."""
-    out = []
+def play_episodes(
+    player: Any, env: Any, episodes: int, seed: int, progress: Any = None, into: list | None = None, stop: Any = None
+) -> list[EpisodeResult]:
+    """``episodes`` seeded episodes of one player (seeds shared by all players of a suite). ``into``: the list the
+    results are appended to as they finish (what an interrupted run keeps); ``stop()`` true: end before the next."""
+    out = into if into is not None else []
     for i in range(episodes):
+        if stop is not None and stop():
+            break
         out.append(player.play(env, seed * 100_003 + i, i))
         if progress is not None:
             progress()

@@ -21,6 +21,11 @@ Grammar: ``KIND`` or ``KIND:ARGS``. Cameras (:func:`make_camera`):
                            simulator rendering every frame (:class:`~dasha.camera.twin.camera.TwinCamera`)
 ``opencv:INDEX``           UVC webcam: frames via OpenCV ``VideoCapture``, exposure and ``focus_absolute`` (a lens
 ``opencv:/dev/videoN``     in focus steps) via V4L2 controls (``pip install 'dasha[uvc]'``, linuxpy)
+``faults(K=P,…):SPEC``     the camera of any SPEC with faults injected, each key a probability: ``timeout``,
+                           ``disconnect``, ``black``, ``saturated``, ``corrupt``, ``shape``, ``stale`` (per
+                           capture), ``nack``, ``noreply``, ``stuck``, ``slow`` (per lens command), ``drop``
+                           (twin: per serial byte); ``seed``, ``outage`` (captures), ``slow_s`` (s)
+                           (:mod:`dasha.camera.faults`), e.g. ``faults(timeout=0.05,black=0.02,seed=1):sim``
 =========================  ==================================================================================
 
 Lenses (:func:`make_lens`), to pair with a camera body in :class:`~dasha.camera.compose.CameraWithLens`:
@@ -53,13 +58,22 @@ _SIM_LENS_KEYS: dict[str, tuple[Callable[[str], Any], str]] = {
     "voltage": (float, "initial drive voltage, V"),
 }
 
+
+def _seed(raw: str) -> int:
+    """A noise seed: an integer ≥ 0 (ValueError otherwise, which the SPEC parser reports)."""
+    value = int(raw)
+    if value < 0:
+        raise ValueError(f"seed must be ≥ 0, got {value}")
+    return value
+
+
 _SIM_KEYS: dict[str, tuple[Callable[[str], Any], str]] = {
     "scene": (str, "object texture: skimage photo name, aruco:ID or image file"),
     "background": (str, "background texture: skimage photo name or image file"),
     "distance": (float, "object distance, m (≥ 0.2, or inf)"),
     "lux": (float, "illuminance, lx"),
     "fnumber": (float, "f-number"),
-    "seed": (int, "noise seed"),
+    "seed": (_seed, "noise seed (an integer ≥ 0)"),
     "size": (str, "frame size, px (N or HxW)"),
     "exposure": (float, "initial exposure, µs"),
     "lens": (float, "initial lens voltage, V"),
@@ -223,6 +237,10 @@ def make_camera(spec: str) -> Camera:
         SpecError: malformed spec, unknown key, value out of range, missing file.
         DependencyMissingError: the backend's optional dependency is not installed.
     """
+    if isinstance(spec, str) and spec.strip().lower().startswith("faults("):
+        from dasha.camera.faults import faults_from_spec
+
+        return faults_from_spec(spec, make_camera)
     kind, args = parse_spec(spec)
     if kind == "sim":
         return make_sim(spec, args)
@@ -245,4 +263,6 @@ def make_camera(spec: str) -> Camera:
 
         sim = make_sim(spec, args)
         return TwinCamera(sim, spec=spec)  # type: ignore[arg-type]
-    raise SpecError(f"camera spec {spec!r}: unknown camera kind {kind!r} (known: sim, replay, basler, opencv, twin)")
+    raise SpecError(
+        f"camera spec {spec!r}: unknown camera kind {kind!r} (known: sim, replay, basler, opencv, twin, faults(…):SPEC)"
+    )

@@ -121,8 +121,15 @@ def _check_domain(domain: str) -> None:
 
 
 def _check_camera(camera: str) -> None:
-    if camera not in ("sim", "twin"):
-        raise UsageError(f"--camera must be sim or twin, got {camera!r}")
+    """``--camera`` of eval / bench: ``sim``, ``twin``, or either with faults injected (``faults(…):sim``)."""
+    from dasha.camera.faults import split_faults
+
+    try:
+        _, base = split_faults(camera)
+    except ValueError as exc:  # SpecError is a ValueError
+        raise UsageError(f"--camera {camera!r}: {exc}") from None
+    if base not in ("sim", "twin"):
+        raise UsageError(f"--camera must be sim, twin or faults(…):sim|twin, got {camera!r}")
 
 
 def _progress(total: int, label: str) -> Any:

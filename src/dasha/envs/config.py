@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from dasha.camera.errors import SpecError
+from dasha.camera.faults import split_faults
+from dasha.camera.sim.conditions import CONDITIONS
 from dasha.camera.sim.scene import BACKGROUND_TEXTURES, MIN_DISTANCE_M, OBJECT_TEXTURES
 from dasha.envs.rewards import IN_FOCUS_PX
 from dasha.vision.detectors import DETECTORS, is_detector_name
@@ -127,9 +129,12 @@ class EnvConfig:
             evaluation and deployment turn it on.
         calibration_error: what the controllers *believe* about the driven lens, as an error of its curve:
             ``(offset dpt, relative slope error)``; the world stays true (the ``calibration`` bench suite).
+        condition: an extreme condition on the optical image — ``rain``, ``dust``, ``glare``, ``motion`` (blur) or
+            ``none`` (:mod:`dasha.camera.sim.conditions`); ``condition_strength`` 0 … 1 scales it.
         camera: the simulated camera the world drives — ``sim`` (the simulator) or ``twin`` (the same simulator
             behind the real Basler backend on pylon's camera emulation and the Varioptic driver on a
-            pseudo-terminal: :mod:`dasha.camera.twin`).
+            pseudo-terminal: :mod:`dasha.camera.twin`), either with faults injected: ``faults(KEY=P,…):sim``
+            (:mod:`dasha.camera.faults`).
         bracket_moves: ours mode, joint task with a real detector: frames of the detection safety net, an
             exposure bracket at the final lens position when the lens phase ends without a detection
             (:mod:`dasha.envs.exposure_bracket`; it has 3 exposures to try, more budget changes nothing). 0 (off)
@@ -165,7 +170,9 @@ class EnvConfig:
     lens_fallback_moves: int = 0
     bracket_moves: int = 0
     calibration_error: tuple[float, float] = (0.0, 0.0)
-    camera: Literal["sim", "twin"] = "sim"
+    camera: str = "sim"
+    condition: str = "none"
+    condition_strength: float = 1.0
 
     def __post_init__(self) -> None:
         if self.mode not in ("paper", "ours"):
@@ -205,8 +212,14 @@ class EnvConfig:
         offset, slope = self.calibration_error
         if not (abs(offset) <= 3.0 and abs(slope) <= 0.5):
             raise SpecError(f"env calibration_error must be (|offset| ≤ 3 dpt, |slope| ≤ 0.5), got {(offset, slope)}")
-        if self.camera not in ("sim", "twin"):
-            raise SpecError(f"env camera must be 'sim' or 'twin', got {self.camera!r}")
+        if self.condition not in CONDITIONS or not 0.0 <= self.condition_strength <= 1.0:
+            raise SpecError(
+                f"env condition must be one of {', '.join(CONDITIONS)} at a strength in [0, 1], got "
+                f"{self.condition!r} at {self.condition_strength!r}"
+            )
+        _, base = split_faults(self.camera) if isinstance(self.camera, str) else (None, self.camera)
+        if base not in ("sim", "twin"):
+            raise SpecError(f"env camera must be 'sim', 'twin' or 'faults(…):sim|twin', got {self.camera!r}")
         if self.best_by not in ("blur", "sharpness"):
             raise SpecError(f"env best_by must be 'blur' or 'sharpness', got {self.best_by!r}")
         if not 0.5 <= self.goal_blur_px <= 20.0:

@@ -19,7 +19,9 @@ import numpy as np
 from dasha.camera.base import Frame
 from dasha.camera.calibration import vergence_range_d
 from dasha.camera.errors import SpecError
+from dasha.camera.faults import FaultyCamera, split_faults
 from dasha.camera.sim import Scene, SimCamera, load_texture
+from dasha.camera.sim.conditions import Conditions
 from dasha.envs.actions import EXPOSURE_TABLE
 from dasha.envs.config import EnvConfig
 from dasha.envs.perception import Perception, Shot, on_object
@@ -61,14 +63,19 @@ class SimWorld:
         self._textures: dict[str, np.ndarray] = {}
         self._background = self.config.backgrounds[0]
         scene = self._scene(self.config.scenes[0], self.config.backgrounds[0], 1.0)
+        plan, kind = split_faults(self.config.camera)
         if camera is None:
             camera = SimCamera(scene, size=self.config.size)
-            if self.config.camera == "twin":  # the same renderer behind the real Basler and Varioptic drivers
+            if kind == "twin":  # the same renderer behind the real Basler and Varioptic drivers
                 from dasha.camera.twin.camera import TwinCamera
 
                 camera = TwinCamera(camera, spec=f"twin:size={self.config.size}")  # type: ignore[assignment]
         else:
             camera.set_scene(scene)
+        renderer = getattr(camera, "sim", camera)  # a twin's renderer is its simulator
+        renderer.conditions = Conditions(self.config.condition, self.config.condition_strength)
+        if plan is not None:  # faults injected around it (dasha.camera.faults); the world still drives the simulator
+            camera = FaultyCamera(camera, plan, spec=self.config.camera)  # type: ignore[assignment]
         self.camera = camera
         self.episode: dict[str, Any] = {}
         """The episode's draw (scene, background, distance m, lux): reports only, never observed."""
