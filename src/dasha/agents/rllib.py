@@ -27,16 +27,17 @@ Every preset can be overridden from a TOML file (``dasha train --config FILE.tom
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from dasha.agents.raycluster import RayConnectError, check_cpus, init_ray, ray_host_port
 from dasha.camera.errors import ConfigError
 from dasha.envs.config import EnvConfig, domain_changes, joint_training_scenes
 from dasha.jsonio import to_jsonable
+
+__all__ = ["PPOSettings", "RayConnectError", "RunSpec", "build_config", "check_cpus", "env_creator", "init_ray",
+           "ray_host_port"]  # fmt: skip
 
 Task = Literal["exposure", "focus", "joint"]
 TASKS: tuple[str, ...] = ("exposure", "focus", "joint")
@@ -288,101 +289,3 @@ def _lens_overrides(p: PPOSettings) -> dict[str, Any]:
     if p.use_kl_loss_low is not None:
         out["use_kl_loss"] = p.use_kl_loss_low
     return out
-
-
-#: How long joining a Ray cluster (``--address``) may take before training gives up (s).
-RAY_CONNECT_TIMEOUT_S = 20.0
-
-
-class RayConnectError(ConnectionError):
-    """The Ray cluster named by ``--address`` did not answer in time (a runtime failure: exit code 1)."""
-
-
-def init_ray(address: str | None = None, num_cpus: int | None = None, timeout_s: float = RAY_CONNECT_TIMEOUT_S) -> None:
-    """Start (or join, with ``address``) Ray quietly; idempotent. Env runners must import ``dasha``.
-
-    Joining a cluster is bounded: the head's port must accept a TCP connection within 5 s and ``ray.init`` return
-    within ``timeout_s``; otherwise :class:`RayConnectError`. A malformed address is a ConfigError."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
-    if address and address != "local":
-        if address != "auto":
-            host, port = ray_host_port(address)
-            _probe_tcp(host, port, min(5.0, timeout_s), address)
-        with _deadline(timeout_s, address):
-            try:
-                ray.init(address=address, **kwargs)
-            except (ConnectionError, RuntimeError) as exc:
-                first = " ".join(str(exc).split())[:200]
-                raise RayConnectError(f"cannot join the Ray cluster at {address}: {first}") from None
-    else:  # "local": always a fresh private instance, never a stale cluster left in /tmp/ray
-        ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 2, **kwargs)
-
-
-def ray_host_port(address: str) -> tuple[str, int]:
-    """``(host, port)`` of a Ray address ``HOST:PORT`` or ``ray://HOST:PORT`` (``[v6]:PORT`` too); ConfigError for
-    anything else."""
-    rest = address.removeprefix("ray://")
-    host, sep, port = rest.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c.isspace() for c in host):
-        raise ConfigError(f"--address {address!r} is not a Ray address (HOST:PORT, e.g. 10.0.0.5:6379, or auto)")
-    return host, int(port)
-
-
-def _probe_tcp(host: str, port: int, timeout_s: float, address: str) -> None:
-    import socket
-
-    try:
-        socket.create_connection((host, port), timeout=timeout_s).close()
-    except TimeoutError:
-        raise RayConnectError(
-            f"cannot reach the Ray head at {address}: no answer within {timeout_s:g} s "
-            "(is `ray start --head` running there, and the port open?)"
-        ) from None
-    except OSError as exc:
-        raise RayConnectError(
-            f"cannot reach the Ray head at {address}: {exc.strerror or exc} (is `ray start --head` running there?)"
-        ) from None
-
-
-@contextlib.contextmanager
-def _deadline(timeout_s: float, address: str) -> Iterator[None]:
-    """Raise RayConnectError in the main thread if the block runs longer than ``timeout_s`` (SIGALRM; elsewhere no
-    limit)."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def expire(signum: int, frame: Any) -> None:
-        raise RayConnectError(f"the Ray cluster at {address} did not let us join within {timeout_s:g} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, timeout_s)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous or signal.SIG_DFL)
-
-
-def check_cpus(num_env_runners: int) -> None:
-    """ConfigError when the env runners need more CPUs (one each) than Ray can give — they would wait for them
-    forever and training would sit at 0 steps. Before Ray starts, the CPUs of this machine (what :func:`init_ray`
-    gives a local Ray); after, the cluster's."""
-    if num_env_runners <= 0:
-        return
-    import ray
-
-    total = ray.cluster_resources().get("CPU", 0.0) if ray.is_initialized() else float(os.cpu_count() or 1)
-    where = "the Ray cluster has" if ray.is_initialized() else "this machine has"
-    if num_env_runners > total:
-        raise ConfigError(f"--num-env-runners {num_env_runners} needs {num_env_runners} CPUs (one per env runner), "
-                          f"but {where} {total:g}; use --num-env-runners {int(total)} or fewer")  # fmt: skip

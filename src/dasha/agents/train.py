@@ -37,7 +37,8 @@ from typing import Any
 
 from dasha.agents import checkpoint
 from dasha.agents.checks import check_seed
-from dasha.agents.rllib import RunSpec, build_config, check_cpus, init_ray, ray_host_port
+from dasha.agents.raycluster import check_cpus, init_ray, ray_host_port
+from dasha.agents.rllib import RunSpec, build_config
 from dasha.agents.rundir import (
     Run,
     create_run,
