@@ -8,6 +8,11 @@ deployed, a lens phase that ends on a frame failing the acceptance test is follo
 and the detector when the method calls it — reported apart as ``detector_ms_per_step``), excluding capture;
 ``rig_seconds`` converts each successful episode to wall time on two rig models (``paper``: 4.5 s per step, as the
 original code's 3 s sleeps; ``fast``: frame time max(exposure, 20 ms) + 15 ms per lens move).
+
+Device faults: the engine retries a transient fault itself (:mod:`dasha.camera.resilient`); an episode that ends on
+an unrecovered one (:data:`~dasha.camera.resilient.DEVICE_FAULTS`) is reported as **faulted**
+(``EpisodeResult.fault``: the one-line error), not as the agent's failure — :func:`summarise` reports the
+``fault_rate`` and computes every other figure over the episodes that ran to their end.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import numpy as np
 
 from dasha.agents.policy import Policy
 from dasha.camera.base import Frame
+from dasha.camera.resilient import DEVICE_FAULTS
 from dasha.camera.rig import RIGS, rig_seconds
 from dasha.envs.config import EVAL_BACKGROUNDS, EVAL_SCENES, EnvConfig, domain_changes
 from dasha.envs.hierarchical import module_of
@@ -74,6 +80,9 @@ class EpisodeResult:
     first: np.ndarray | None = field(default=None, repr=False)
     last: np.ndarray | None = field(default=None, repr=False)
     box: tuple[float, ...] | None = None
+    fault: str | None = None
+    """The unrecovered device fault that ended the episode (its one-line error), None when it ran to its end. A
+    faulted episode is not the method's failure: :func:`summarise` leaves it out of every rate but ``fault_rate``."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly (images dropped; :func:`dasha.jsonio.to_jsonable`: ``inf`` / NaN as strings)."""
@@ -94,11 +103,12 @@ def _count_moves(frames: list[Frame]) -> tuple[int, int]:
 
 
 def make_env(task: str, config: EnvConfig, env_class: str | None = None) -> Any:
-    """The evaluation environment of a task (or the variant class ``module:Class`` a policy was trained on)."""
+    """The evaluation environment of a task (or the variant class ``module:Class`` a policy was trained on: only
+    one of :data:`dasha.agents.envclasses.ENV_CLASSES`, anything else is a ConfigError)."""
     if env_class:
-        from dasha.agents.train import import_object
+        from dasha.agents.envclasses import env_class_named
 
-        return import_object(env_class)(config)
+        return env_class_named(env_class, "policy.json")(config)
     if task == "exposure":
         from dasha.envs.exposure import ExposureEnv
 
@@ -113,7 +123,32 @@ def make_env(task: str, config: EnvConfig, env_class: str | None = None) -> Any:
 
 
 def run_episode(policy: Policy, env: Any, seed: int, index: int) -> EpisodeResult:
-    """One greedy episode of ``policy`` in ``env``; success is judged on the final frame (:data:`SUCCESS`)."""
+    """One greedy episode of ``policy`` in ``env``; success is judged on the final frame (:data:`SUCCESS`). An
+    unrecovered device fault ends it as a faulted episode (:func:`faulted_result`)."""
+    try:
+        return _run_episode(policy, env, seed, index)
+    except DEVICE_FAULTS as exc:
+        return faulted_result(env, index, exc)
+
+
+def faulted_result(env: Any, index: int, exc: BaseException) -> EpisodeResult:
+    """The result of ``env``'s current episode, ended by the unrecovered device fault ``exc``: not a success, not
+    judged (``success`` False, ``fault`` the one-line error); the frames it took are counted."""
+    perception, episode = env.perception, env.world.episode
+    frames = perception.frames
+    last = frames[-1] if frames else None
+    exp_moves, lens_moves = _count_moves(frames)
+    return EpisodeResult(
+        episode=index, scene=episode.get("scene", ""), background=episode.get("background", ""),
+        distance_m=float(episode.get("distance_m", math.nan)), lux=float(episode.get("lux", math.nan)),
+        success=False, steps=max(len(frames) - 1, 0), exposure_steps=exp_moves, lens_steps=lens_moves,
+        final_exposure_us=float(last.exposure_us) if last is not None else math.nan,
+        final_lens_v=last.lens_v if last is not None else None, final_peak=math.nan, final_blur_px=math.nan,
+        ms_per_step=0.0, rig_seconds=dict.fromkeys(RIGS, math.nan), fault=" ".join(str(exc).split()) or repr(exc),
+    )  # fmt: skip
+
+
+def _run_episode(policy: Policy, env: Any, seed: int, index: int) -> EpisodeResult:
     decide_s = 0.0
     if policy.task == "joint":
         obs, _ = env.reset(seed=seed)
@@ -219,13 +254,22 @@ def _rate(flags: list[bool]) -> tuple[float, list[float]]:
 
 def summarise(results: list[EpisodeResult]) -> dict[str, Any]:
     """The bench JSON contract's per-method object (rates with their 95 % Wilson intervals; rig times over the
-    successful episodes only, None when there are none)."""
+    successful episodes only, None when there are none).
+
+    Faulted episodes (``fault`` set: an unrecovered device fault) are not the method's failures: ``fault_rate`` is
+    their share of all episodes, and every other figure — ``success_rate`` included — is over the episodes that ran
+    to their end.
+    """
+    faulted = sum(r.fault is not None for r in results)
+    fault_rate = faulted / len(results) if results else 0.0
+    results = [r for r in results if r.fault is None]
     steps = np.asarray([r.steps for r in results], float)
     ok = [r for r in results if r.success]
     rate, ci = _rate([r.success for r in results])
     out: dict[str, Any] = {
         "success_rate": rate,
         "success_ci95": ci,
+        "fault_rate": fault_rate,
         "mean_steps": float(steps.mean()) if results else 0.0,
         "p95_steps": float(np.percentile(steps, 95)) if results else 0.0,
         "ms_per_step": float(np.mean([r.ms_per_step for r in results])) if results else 0.0,

@@ -9,7 +9,6 @@ A policy directory is what :func:`dasha.agents.export.export_policy` writes (``p
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from dasha.agents.nets import ActorCritic
+from dasha.agents.envclasses import check_env_class_name
+from dasha.agents.nets import ACTIVATIONS, ActorCritic
+from dasha.agents.runfiles import expect, read_json_object
 from dasha.camera.errors import ConfigError
 from dasha.envs.config import EnvConfig
 
 SUPPORTED_FORMATS = (1,)
+#: Largest ``.pt`` file a policy may hold (bytes), and largest network policy.json may describe (parameters).
+MAX_PT_BYTES, MAX_PARAMETERS = 512 << 20, 50_000_000
 
 
 def policies_root() -> Path:
@@ -61,18 +64,15 @@ class Policy:
         meta_path = root / "policy.json"
         if not meta_path.is_file():
             raise ConfigError(f"{str(root)!r} is not a dasha policy directory (no policy.json)")
-        try:
-            meta = json.loads(meta_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{str(meta_path)!r} is not valid JSON: {exc}") from None
-        if meta.get("format") not in SUPPORTED_FORMATS:
-            raise ConfigError(f"{str(root)!r}: unsupported policy format {meta.get('format')!r}")
+        meta = check_meta(read_json_object(meta_path, "policy file"), root)
         nets: dict[str, ActorCritic] = {}
-        for name, m in meta.get("modules", {}).items():
+        for name, m in meta["modules"].items():
             net = ActorCritic(int(m["obs_dim"]), m["nvec"], m["hiddens"], m["activation"])
             file = root / m["file"]
-            if not file.is_file():
+            if file.is_symlink() or not file.is_file():
                 raise ConfigError(f"policy file {str(file)!r} is missing")
+            if file.stat().st_size > MAX_PT_BYTES:
+                raise ConfigError(f"policy file {str(file)!r} is larger than {MAX_PT_BYTES >> 20} MB")
             try:
                 state = torch.load(file, map_location="cpu", weights_only=True)
             except Exception as exc:
@@ -82,10 +82,17 @@ class Policy:
                 net.load_state_dict(state)
             except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise ConfigError(f"policy file {str(file)!r} does not match policy.json: {exc}") from None
+            if not all(torch.isfinite(v).all() for v in net.state_dict().values()):
+                raise ConfigError(f"policy file {str(file)!r} holds NaN or infinite weights")
             nets[name] = net.eval()
-        if not nets:
-            raise ConfigError(f"{str(root)!r}: policy.json lists no modules")
-        return cls(root, meta, nets)
+        policy = cls(root, meta, nets)
+        try:
+            policy.env_config()
+        except ConfigError as exc:
+            raise ConfigError(f"policy file {str(meta_path)!r}: {exc}") from None
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ConfigError(f"policy file {str(meta_path)!r}: bad env settings ({exc})") from None
+        return policy
 
     @property
     def task(self) -> str:
@@ -114,8 +121,72 @@ class Policy:
                 )
 
     def act(self, module: str, obs: np.ndarray) -> np.ndarray | int:
-        """Greedy action of ``module`` for one observation (int for Discrete, array for MultiDiscrete)."""
+        """Greedy action of ``module`` for one observation (int for Discrete, array for MultiDiscrete).
+
+        Raises:
+            ValueError: the observation holds NaN or ±inf (the policy refuses to act on it: no action is a safe
+                default — 0 would mean stop).
+        """
         net = self.nets[module]
+        x = np.asarray(obs, np.float32)
+        if not np.all(np.isfinite(x)):
+            bad = np.flatnonzero(~np.isfinite(x.ravel()))
+            raise ValueError(f"policy module {module!r}: the observation is not finite at {bad[:8].tolist()} "
+                             f"({x.ravel()[bad[:3]].tolist()}); refusing to act")  # fmt: skip
         with torch.inference_mode():
-            a = net.greedy(torch.as_tensor(np.asarray(obs, np.float32)).reshape(1, -1))[0].numpy()
+            a = net.greedy(torch.as_tensor(x).reshape(1, -1))[0].numpy()
         return int(a[0]) if len(net.nvec) == 1 else a
+
+
+def check_meta(meta: dict[str, Any], root: Path) -> dict[str, Any]:
+    """``policy.json``'s keys and types: format, task, mode, env, modules (their files plain names in the policy
+    directory, their layers within :data:`MAX_PARAMETERS`), and an env class from the allow-list
+    (:data:`dasha.agents.envclasses.ENV_CLASSES`); ConfigError otherwise."""
+    from dasha.envs.hierarchical import HIGH_MODULE, LOW_MODULE
+
+    where = f"policy file {str(root / 'policy.json')!r}"
+    if meta.get("format") not in SUPPORTED_FORMATS:
+        raise ConfigError(f"{str(root)!r}: unsupported policy format {meta.get('format')!r}")
+    task = expect(meta, "task", (str,), where)
+    names = {"exposure": {"exposure"}, "focus": {"focus"}, "joint": {HIGH_MODULE, LOW_MODULE}}.get(task)
+    if names is None:
+        raise ConfigError(f"{where}: unknown task {task[:40]!r}")
+    if expect(meta, "mode", (str,), where) not in ("paper", "ours"):
+        raise ConfigError(f"{where}: mode must be 'paper' or 'ours'")
+    expect(meta, "env", (dict,), where)
+    for key in ("variant", "encoder", "preset", "dasha_version"):
+        expect(meta, key, (str,), where, optional=True)
+    expect(meta, "training", (dict,), where, optional=True)
+    if meta.get("env_class") is not None:
+        check_env_class_name(meta["env_class"], where)
+    modules = expect(meta, "modules", (dict,), where)
+    if not modules:
+        raise ConfigError(f"{str(root)!r}: policy.json lists no modules")
+    if set(modules) != names:
+        raise ConfigError(f"{where}: a {task} policy has modules {sorted(names)}, not {sorted(modules)[:4]}")
+    for name, m in modules.items():
+        _check_module(m, f"{where} module {name!r}")
+    return meta
+
+
+def _check_module(m: Any, where: str) -> None:
+    if not isinstance(m, dict):
+        raise ConfigError(f"{where} must be an object")
+    file = expect(m, "file", (str,), where)
+    if not file.endswith(".pt") or file.startswith(".") or "/" in file or "\\" in file or len(file) > 100:
+        raise ConfigError(f"{where}: file must be a .pt file name inside the policy directory, not {file[:60]!r}")
+    width = expect(m, "obs_dim", (int,), where)
+    nvec, hiddens = expect(m, "nvec", (list,), where), expect(m, "hiddens", (list,), where)
+    for key, values in (("nvec", nvec), ("hiddens", hiddens)):
+        if not 1 <= len(values) <= 8 or not all(type(v) is int and 1 <= v <= 100_000 for v in values):
+            raise ConfigError(f"{where}: {key} must be 1–8 positive integers")
+    if expect(m, "activation", (str,), where) not in ACTIVATIONS:
+        raise ConfigError(f"{where}: activation must be one of {sorted(ACTIVATIONS)}")
+    params = 0
+    for out in (*hiddens, sum(nvec)), (*hiddens, 1):  # actor and critic trunks
+        n_in = width
+        for n_out in out:
+            params += (n_in + 1) * n_out
+            n_in = n_out
+    if not 1 <= width or params > MAX_PARAMETERS:
+        raise ConfigError(f"{where}: a network of {params} parameters (obs_dim {width}) is not a dasha policy")

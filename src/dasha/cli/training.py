@@ -7,7 +7,17 @@ from typing import Annotated, Any
 
 import typer
 
-from dasha.cli.app import UsageError, _check_camera, _check_domain, _progress, app
+from dasha.cli.app import (
+    Interrupted,
+    UsageError,
+    _check_camera,
+    _check_domain,
+    _progress,
+    app,
+    check_images,
+    check_output_dir,
+    check_output_file,
+)
 
 
 @app.command()
@@ -21,8 +31,10 @@ def train(
             min=0, help="total env steps to sample (0 with --init-from: export the initial modules as they are)"
         ),
     ] = 200_000,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
-    num_env_runners: Annotated[int, typer.Option(min=0, max=256, help="remote env runners (0: in-process)")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="random seed (0 … 2³² − 1)")] = 0,
+    num_env_runners: Annotated[
+        int, typer.Option(min=0, max=256, help="remote env runners, one CPU each (0: in-process)")
+    ] = 0,
     address: Annotated[str | None, typer.Option(help="Ray cluster address (ray start --head prints it)")] = None,
     out: Annotated[Path | None, typer.Option(help="run directory (default runs/train/TASK-PRESET-sSEED)")] = None,
     resume: Annotated[Path | None, typer.Option(help="continue a run directory from its latest checkpoint")] = None,
@@ -43,7 +55,7 @@ def train(
 ) -> None:
     """Train a policy with RLlib PPO: progress bar, TensorBoard, checkpoints, learning_curve.png, policy/."""
     from dasha.agents.rllib import PRESETS, TASKS
-    from dasha.agents.train import TrainOptions
+    from dasha.agents.train import TrainingInterrupted, TrainOptions, prepare
     from dasha.agents.train import train as run_training
 
     if task not in TASKS:
@@ -53,10 +65,12 @@ def train(
     _check_domain(domain)
     if timesteps == 0 and not init_from:
         raise UsageError("--timesteps 0 only makes sense with --init-from (it exports the initial modules)")
+    check_output_dir(resume if resume is not None else out, "--resume" if resume is not None else "--out")
     opts = TrainOptions(task, preset, timesteps, seed, num_env_runners, address, out, resume, config, detector,
                         checkpoint_every, max_minutes=max_minutes, domain=domain, scenes=list(scene or []) or None,
                         backgrounds=list(background or []) or None,
                         init_from=list(init_from or []) or None)  # fmt: skip
+    prepared = prepare(opts)  # every check that needs no Ray, before the progress bar and before any file
     with _progress(timesteps, f"train {task}") as bar:
         job = bar.add_task("train", total=timesteps, info="")
 
@@ -65,7 +79,11 @@ def train(
             info = f"it {row['iteration']} · success {100 * s:.0f}%" if s is not None else f"it {row['iteration']}"
             bar.update(job, completed=min(row["env_steps"], timesteps), info=info)
 
-        run_dir = run_training(opts, on_iteration=show)
+        try:
+            run_dir = run_training(opts, on_iteration=show, prepared=prepared)
+        except TrainingInterrupted as exc:  # Ctrl-C / SIGTERM: the newest checkpoint and its policy are kept
+            bar.stop()
+            raise Interrupted(str(exc)) from None
     typer.echo(f"run directory: {run_dir}  (policy: {run_dir / 'policy'}, curve: {run_dir / 'learning_curve.png'})")
 
 
@@ -74,7 +92,7 @@ def eval_cmd(
     policy_dir: Annotated[Path, typer.Argument(help="policy directory (policy.json + .pt files)")],
     task: Annotated[str | None, typer.Option(help="exposure | focus | joint (default: the policy's)")] = None,
     episodes: Annotated[int, typer.Option(min=1, max=100_000)] = 200,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="random seed (≥ 0)")] = 0,
     scene: Annotated[list[str] | None, typer.Option(help="scene image or skimage photo (repeatable)")] = None,
     detector: Annotated[str | None, typer.Option(help="detector defining success (joint)")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write results as JSON")] = None,
@@ -92,32 +110,64 @@ def eval_cmd(
     from dasha.agents.policy import Policy
 
     _check_domain(domain)
+    _check_camera(camera)
+    check_output_file(json_out, "--json")
+    check_output_dir(plots, "--plots")
+    check_images(scene, "--scene")
+    check_images(background, "--background")
     policy = Policy.load(policy_dir)
     if task is not None and task != policy.task:
         raise UsageError(f"{policy_dir} holds a {policy.task!r} policy, not {task!r}")
-    _check_camera(camera)
     cfg = eval_config(policy, scenes=scene, detector=detector, backgrounds=background, domain=domain, camera=camera)
-    summary, results = _evaluate_with_progress(policy, episodes, seed, cfg, f"eval {policy.task}", "success")
+    summary, results, cut = _evaluate_with_progress(policy, episodes, seed, cfg, f"eval {policy.task}", "success")
+    if cut:
+        if json_out is not None:
+            _write_json(json_out, policy.task, episodes, seed, cfg, summary, results, partial=True)
+        raise Interrupted(_kept(len(results), episodes, json_out, "--json"))
     _print_results(policy.task, summary, results)
     if json_out is not None:
         _write_json(json_out, policy.task, episodes, seed, cfg, summary, results)
     if plots is not None:
         typer.echo(f"wrote {before_after(results, plots / 'before_after.png', f'dasha eval {policy_dir}')}")
+        from dasha.agents.evaluate import make_env
+        from dasha.agents.saliency import saliency_figure
+
+        env = make_env(policy.task, cfg, policy.meta.get("env_class"))  # what the agents attend to, 3 episodes
+        typer.echo(
+            f"wrote {saliency_figure(policy, env, [seed * 100_003 + i for i in range(3)], plots / 'saliency.png')}"
+        )
 
 
-def _evaluate_with_progress(policy: Any, episodes: int, seed: int, cfg: Any, label: str, word: str) -> Any:
-    """``dasha.agents.evaluate.evaluate`` under a progress bar showing the running success rate."""
-    from dasha.agents.evaluate import evaluate
+def _evaluate_with_progress(
+    policy: Any, episodes: int, seed: int, cfg: Any, label: str, word: str
+) -> tuple[dict[str, Any], list[Any], bool]:
+    """``dasha.agents.evaluate.evaluate`` under a progress bar showing the running success rate: ``(summary,
+    results, interrupted)``; on Ctrl-C / SIGTERM the episodes finished so far and their summary, interrupted True."""
+    from dasha.agents.evaluate import evaluate, summarise
 
+    finished: list[Any] = []
     with _progress(episodes, label) as bar:
         job = bar.add_task(label, total=episodes, info="")
         hits = [0]
 
         def show(done: int, r: Any) -> None:
+            finished.append(r)
             hits[0] += r.success
             bar.update(job, completed=done, info=f"{word} {100 * hits[0] / done:.0f}%")
 
-        return evaluate(policy, episodes, seed, cfg, progress=show)
+        try:
+            summary, results = evaluate(policy, episodes, seed, cfg, progress=show)
+        except KeyboardInterrupt:
+            bar.stop()
+            return summarise(finished), finished, True
+    return summary, results, False
+
+
+def _kept(done: int, episodes: int, path: Path | None, option: str) -> str:
+    """What an interrupted evaluation kept (one line)."""
+    if path is None:
+        return f"{done}/{episodes} episodes finished; nothing written (give {option} to keep them)"
+    return f"kept {done}/{episodes} finished episodes in {path} (marked partial)"
 
 
 def _print_results(task: str, summary: dict[str, Any], results: list[Any], limit: int = 20) -> None:
@@ -149,7 +199,8 @@ def _print_results(task: str, summary: dict[str, Any], results: list[Any], limit
     )
 
 
-def _write_json(path: Path, task: str, episodes: int, seed: int, cfg: Any, summary: dict, results: list) -> None:
+def _write_json(path: Path, task: str, episodes: int, seed: int, cfg: Any, summary: dict, results: list,
+                partial: bool = False) -> None:  # fmt: skip
     from dasha.jsonio import write_json
 
     doc = {
@@ -161,16 +212,18 @@ def _write_json(path: Path, task: str, episodes: int, seed: int, cfg: Any, summa
         "methods": {"dasha": summary},
         "per_episode": [r.as_dict() for r in results],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if partial:  # interrupted: the episodes finished so far
+        doc["partial"], doc["episodes_done"] = True, len(results)
     write_json(path, doc)
-    typer.echo(f"wrote {path}")
+    if not partial:
+        typer.echo(f"wrote {path}")
 
 
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="output directory")] = Path("runs/demo"),
     episodes: Annotated[int, typer.Option(min=1, max=10_000, help="joint episodes")] = 50,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="random seed (≥ 0)")] = 0,
     policy_dir: Annotated[Path | None, typer.Option("--policy", help="joint policy (default: shipped)")] = None,
     detector: Annotated[str | None, typer.Option(help="detector defining success")] = None,
 ) -> None:
@@ -180,6 +233,7 @@ def demo(
     from dasha.demo import simulator_demo
     from dasha.jsonio import write_json
 
+    check_output_dir(out, "--out")
     path = policy_dir or shipped_policy("joint")
     policy = Policy.load(path)
     cfg = eval_config(policy, detector=detector)
@@ -187,9 +241,9 @@ def demo(
         f"joint policy {path} · detector {cfg.detector} · objects {', '.join(cfg.scenes)} on backgrounds "
         f"{', '.join(cfg.backgrounds)} (none used in training) · success: detected and in focus"
     )
-    summary, results = _evaluate_with_progress(policy, episodes, seed, cfg, "demo", "detected")
-    _print_results("joint", summary, results, limit=15)
-    out.mkdir(parents=True, exist_ok=True)
+    summary, results, cut = _evaluate_with_progress(policy, episodes, seed, cfg, "demo", "detected")
+    if not cut:
+        _print_results("joint", summary, results, limit=15)
     doc = {
         "suite": "demo",
         "episodes": episodes,
@@ -201,6 +255,9 @@ def demo(
         "methods": {"dasha": summary},
         "per_episode": [r.as_dict() for r in results],
     }
+    if cut:  # interrupted: the episodes finished so far, no figures
+        write_json(out / "summary.json", {**doc, "partial": True, "episodes_done": len(results)})
+        raise Interrupted(_kept(len(results), episodes, out / "summary.json", "--out"))
     write_json(out / "summary.json", doc)
     figure = before_after(results, out / "before_after.png", "dasha demo: start (top) → after exposure + focus agents")
     for extra in simulator_demo(out, seed=seed):
