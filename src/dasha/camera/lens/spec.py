@@ -31,7 +31,7 @@ def serial_lens_from_spec(spec: str, kind: str, args: str) -> Lens:
         CameraDisconnectedError: the port does not exist or cannot be opened (the message names it).
         DependencyMissingError: pyserial is not installed.
     """
-    from dasha.camera.spec import parse_kv
+    from dasha.camera.spec_syntax import parse_kv
 
     port, _, rest = args.partition(",")
     port = port.strip()
