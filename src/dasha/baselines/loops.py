@@ -169,13 +169,13 @@ def exposure_method(perception: Perception, method: str, first: Shot) -> tuple[l
 
 
 def classical_nets(perception: Perception, history: list[Shot], done: Done | None = None,
-                   bracket_frames: int = EVAL_BRACKET_MOVES) -> list[Shot]:  # fmt: skip
+                   bracket_frames: int = EVAL_BRACKET_MOVES) -> tuple[list[Shot], list[Shot]]:  # fmt: skip
     """The deployed safety nets after a classical lens phase whose frames are ``history`` (nothing if ``done``
-    already holds on its last frame): the same nets, with the same budgets, as the deployed policy's."""
+    already holds on its last frame): the same nets, with the same budgets, as the deployed policy's. Returns
+    ``(lens frames, bracket frames)``: lens moves and exposure moves."""
     if done is not None and done(history[-1]):
-        return []
-    lens, bracket = safety_nets(perception, history, EVAL_FALLBACK_MOVES, bracket_frames)
-    return lens + bracket
+        return [], []
+    return safety_nets(perception, history, EVAL_FALLBACK_MOVES, bracket_frames)
 
 
 __all__ = [

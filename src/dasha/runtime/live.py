@@ -230,13 +230,9 @@ class ClassicalTuner(Tuner):
             shots, _ = focus_method(perception, self.af, shot, done)
             l_moves = len(shots)
             if self.nets:
-                before = len(perception.shots)
-                exposure_before = perception.camera.exposure_us
-                extra = classical_nets(perception, [shot, *shots], done, self.config.bracket_moves)
-                bracket = sum(1 for s in extra if s.frame.exposure_us != exposure_before)
-                l_moves += len(extra) - bracket
-                e_moves += bracket
-                assert len(perception.shots) == before + len(extra)
+                lens, bracket = classical_nets(perception, [shot, *shots], done, self.config.bracket_moves)
+                l_moves += len(lens)
+                e_moves += len(bracket)  # the bracket's return to the metered exposure is an exposure move too
         return e_moves, l_moves
 
 
