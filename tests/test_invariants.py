@@ -189,6 +189,26 @@ def test_random_init_policies_decode_inside_the_device_limits(policies: dict[str
                 policy.act(module, bad)
 
 
+@pytest.mark.parametrize("activation", ["tanh", "relu", "silu"])
+def test_numpy_actor_picks_the_torch_nets_action(activation: str) -> None:
+    """Policy.act runs the actor in numpy: the same argmax as the torch net on random nets and observations."""
+    import torch
+
+    from dasha.agents.nets import ActorCritic, NumpyActor
+
+    torch.manual_seed(0)
+    net = ActorCritic(20, [5, 7, 41], (64, 32), activation)
+    for p in net.parameters():  # larger than the init's near-uniform head, so the argmax is decided
+        torch.nn.init.normal_(p, std=0.5)
+    obs = np.random.default_rng(0).normal(0.0, 3.0, (256, 20)).astype(np.float32)
+    with torch.inference_mode():
+        want = net.greedy(torch.as_tensor(obs)).numpy()
+        logits = net.logits(torch.as_tensor(obs)).numpy()
+    actor = NumpyActor(net)
+    np.testing.assert_allclose(actor.logits(obs), logits, rtol=1e-4, atol=1e-4)
+    assert (actor.greedy(obs) == want).mean() > 0.99  # ties within float32 rounding may differ
+
+
 @pytest.mark.parametrize("bad", [3.7, np.float64(2.5), math.nan, True, "3", [1.5]])
 def test_envs_refuse_non_integer_actions(bad: Any) -> None:
     env = FocusEnv(EnvConfig(**SMALL))

@@ -1,15 +1,17 @@
 """Pure-torch policy networks shared by training (inside an RLlib module) and Ray-free deployment.
 
 :class:`ActorCritic` is a separate-trunk MLP actor-critic (the paper's ``[256, 256]`` fully connected net) for
-discrete / multi-discrete actions. Nothing here imports Ray, so :mod:`dasha.agents.policy` can load a trained
+discrete / multi-discrete actions; :class:`NumpyActor` is its greedy actor in numpy for deployment. Nothing here
+imports Ray, so :mod:`dasha.agents.policy` can load a trained
 policy with torch alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -62,6 +64,42 @@ class ActorCritic(nn.Module):
         """Deterministic action: argmax per component, ``[B, len(nvec)]`` (int64)."""
         parts = torch.split(self.logits(obs), self.nvec, dim=-1)
         return torch.stack([p.argmax(dim=-1) for p in parts], dim=-1)
+
+
+class NumpyActor:
+    """The greedy actor of an :class:`ActorCritic` as plain numpy matrix products (float32): the same argmax as
+    :meth:`ActorCritic.greedy` without torch's per-call overhead (≈1 ms for a [64, 64] net, against ≈20 µs here),
+    for deployment one observation at a time. The weights are copied: later changes to the torch net do not show."""
+
+    _ACT: ClassVar[dict[str, Callable[[np.ndarray], np.ndarray]]] = {
+        "tanh": np.tanh,
+        "relu": lambda x: np.maximum(x, 0.0),
+        "silu": lambda x: x / (1.0 + np.exp(-x)),
+    }
+
+    def __init__(self, net: ActorCritic) -> None:
+        linears = [m for m in net.actor if isinstance(m, nn.Linear)] + [net.pi]
+        kinds = {type(m) for m in net.actor if not isinstance(m, nn.Linear)}
+        names = {cls: name for name, cls in ACTIVATIONS.items()}
+        if len(kinds) > 1 or not kinds <= set(names):
+            raise ValueError(f"unsupported actor layers: {sorted(k.__name__ for k in kinds)}")
+        self.activation = self._ACT[names[kinds.pop()]] if kinds else (lambda x: x)
+        self.layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in linears]
+        self.splits = np.cumsum(net.nvec)[:-1]
+
+    def logits(self, obs: np.ndarray) -> np.ndarray:
+        """Concatenated action logits ``[B, sum(nvec)]`` for observations ``[B, obs_dim]``."""
+        x = np.asarray(obs, np.float32)
+        for i, (w, b) in enumerate(self.layers):
+            x = x @ w + b
+            if i < len(self.layers) - 1:
+                x = self.activation(x)
+        return x
+
+    def greedy(self, obs: np.ndarray) -> np.ndarray:
+        """Deterministic action: argmax per component, ``[B, len(nvec)]`` (int64)."""
+        parts = np.split(self.logits(obs), self.splits, axis=-1)
+        return np.stack([p.argmax(axis=-1) for p in parts], axis=-1).astype(np.int64)
 
 
 def action_nvec(space: Any) -> list[int]:

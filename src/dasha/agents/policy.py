@@ -9,7 +9,7 @@ A policy directory is what :func:`dasha.agents.export.export_policy` writes (``p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from dasha.agents.envclasses import check_env_class_name
-from dasha.agents.nets import ACTIVATIONS, ActorCritic
+from dasha.agents.nets import ACTIVATIONS, ActorCritic, NumpyActor
 from dasha.agents.runfiles import expect, read_json_object
 from dasha.camera.errors import ConfigError
 from dasha.envs.config import EnvConfig
@@ -51,6 +51,8 @@ class Policy:
     path: Path
     meta: dict[str, Any]
     nets: dict[str, ActorCritic]
+    _actors: dict[str, NumpyActor] = field(default_factory=dict, repr=False)
+    """The nets' greedy actors in numpy (:class:`~dasha.agents.nets.NumpyActor`), made on first use."""
 
     @classmethod
     def shipped(cls, name: str) -> Policy:
@@ -133,8 +135,10 @@ class Policy:
             bad = np.flatnonzero(~np.isfinite(x.ravel()))
             raise ValueError(f"policy module {module!r}: the observation is not finite at {bad[:8].tolist()} "
                              f"({x.ravel()[bad[:3]].tolist()}); refusing to act")  # fmt: skip
-        with torch.inference_mode():
-            a = net.greedy(torch.as_tensor(x).reshape(1, -1))[0].numpy()
+        actor = self._actors.get(module)
+        if actor is None:  # numpy inference: the torch net's argmax without torch's per-call overhead
+            actor = self._actors[module] = NumpyActor(net)
+        a = actor.greedy(x.reshape(1, -1))[0]
         return int(a[0]) if len(net.nvec) == 1 else a
 
 
