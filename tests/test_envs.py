@@ -278,3 +278,23 @@ def test_gym_make_rewards_like_the_shipped_focus_policy_was_trained() -> None:
     env = gym.make("dasha/Focus-v0", mode="ours")
     assert env.unwrapped.config.gamma_low == PPOSettings().gamma_low == shipped["env"]["gamma_low"] == 0.99
     env.close()
+
+
+def test_fit_jump_actions_go_where_the_observation_says() -> None:
+    """``lens_fit_actions``: actions 41 / 42 drive the lens to the observed V fit / V other (obs 16, 17), clamped to
+    the lens; without the flag the space is Discrete(41) and a jump is refused."""
+    from dasha.envs.focus import FocusEnv
+
+    env = FocusEnv(EnvConfig(lens_fit_actions=True, size=96, detector="in-focus"))
+    assert env.action_space == gym.spaces.Discrete(43)
+    for seed, action, column in ((0, 41, 16), (1, 42, 17), (2, 41, 16)):
+        obs, _ = env.reset(seed=seed)
+        lens = env.world.camera.lens
+        want = lens.limits.clip(lens.voltage + 2.0 * float(obs[column]))
+        env.step(action)
+        assert abs(lens.voltage - want) < 0.01, (seed, action, lens.voltage, want)
+    plain = FocusEnv(EnvConfig(size=96, detector="in-focus"))
+    assert plain.action_space == gym.spaces.Discrete(41)
+    plain.reset(seed=0)
+    with pytest.raises(ValueError):
+        plain.step(41)

@@ -7,7 +7,10 @@ controllers believe them. Its rule, written by hand:
 
 1. **Stop** when the current frame's estimated blur is ≤ :data:`~dasha.envs.perception.ACCEPT_BLUR_PX` (1.5 px).
 2. Else **jump** to the fit's best voltage; where that is where the lens already is (or was), jump to the best fit on
-   the other side of the lens instead; where both were visited, stop on the sharpest-estimated frame.
+   the other side of the lens instead; where both were visited, stop on the sharpest-estimated frame. One frame's
+   fit has two mirror answers, one either side of the lens: where the two fit about equally well (RMS within
+   ``side_margin``), the estimator's side-of-focus cue (``P(front focus)``, the same the agents observe) picks the
+   side when it is sure (``P`` ≤ 1 − ``side_confidence`` or ≥ ``side_confidence``) — the one-move jump.
 3. At most ``max_moves`` moves (the agents' lens horizon, 10); then go back to the frame with the lowest estimated
    blur if the lens is elsewhere.
 
@@ -16,7 +19,8 @@ finite and inside ``[lo_v, hi_v]``.
 
 What the learned agents add over their perception is what they gain over this controller (``dasha bench``). The
 interface is libcamera-AF-like and pure: :meth:`DepthFromDefocus.start` and :meth:`DepthFromDefocus.step` take the
-last frame's lens voltage (V) and estimated ``log(1 + blur px)`` and return the next :class:`Command`.
+last frame's lens voltage (V), estimated ``log(1 + blur px)`` and ``P(front focus)`` and return the next
+:class:`Command`.
 """
 
 from __future__ import annotations
@@ -48,6 +52,10 @@ class DfdParams:
     """Stop when the estimated blur is at most this (px)."""
     max_moves: int = 10
     """Hard cap on lens moves (the agents' lens horizon)."""
+    side_confidence: float = 0.75
+    """``P(front focus)`` at least this (or at most 1 − this) lets the side cue choose between mirror answers."""
+    side_margin: float = 0.15
+    """Mirror answers whose RMS log errors differ by less than this count as equally good."""
 
 
 class DepthFromDefocus:
@@ -63,12 +71,13 @@ class DepthFromDefocus:
         self.volts: list[float] = []
         self.log_blur: list[float] = []
 
-    def start(self, lens_v: float, log_blur: float) -> Command:
-        """The free first frame, at ``lens_v`` (V) with estimated ``log(1 + blur px)``."""
+    def start(self, lens_v: float, log_blur: float, p_front: float = 0.5) -> Command:
+        """The free first frame, at ``lens_v`` (V) with estimated ``log(1 + blur px)`` and ``P(front focus)`` (the
+        lens focuses nearer than the object: lower its power; 0.5 = no cue)."""
         self.state, self.moves, self.volts, self.log_blur = AfState.SCANNING, 0, [], []
-        return self.step(lens_v, log_blur)
+        return self.step(lens_v, log_blur, p_front)
 
-    def step(self, lens_v: float, log_blur: float) -> Command:
+    def step(self, lens_v: float, log_blur: float, p_front: float = 0.5) -> Command:
         """The frame taken at the last command → the next command."""
         if self.state is not AfState.SCANNING:
             raise RuntimeError("dfd: step() before start() or after done")
@@ -86,6 +95,11 @@ class DepthFromDefocus:
             return self._give_up()
         fit = fit_focus(self.volts, self.log_blur, self.optics, self.curve, p.vergence_d)
         candidates = [fit.best_v] + ([fit.other_v] if fit.other_rms < MAX_RMS else [])
+        sure = math.isfinite(p_front) and abs(p_front - 0.5) >= p.side_confidence - 0.5
+        if len(candidates) == 2 and sure and fit.other_rms - fit.best_rms < p.side_margin:
+            here = float(self.curve.power(self.volts[-1]))
+            lower_first = p_front > 0.5  # front focus: the answer that lowers the lens power first
+            candidates.sort(key=lambda v: (float(self.curve.power(v)) < here) != lower_first)
         for target in candidates:
             if not math.isfinite(target):
                 continue

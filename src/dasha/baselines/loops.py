@@ -121,9 +121,9 @@ def dfd_loop(perception: Perception, method: DepthFromDefocus, first: Shot, done
     if homed is not None and done is not None and done(homed):
         return [homed], 0.0
 
-    def measure(step: Shot) -> tuple[float, float]:
+    def measure(step: Shot) -> tuple[float, float, float]:
         volts = float(step.frame.lens_setting if step.frame.lens_setting is not None else lens.setting)
-        return volts, 3.0 * perception.blur_feature(step)
+        return volts, 3.0 * perception.blur_feature(step), (perception.side_feature(step) + 1.0) / 2.0
 
     steps, decide = _lens_loop(perception, homed or first, lambda s: method.start(*measure(s)),
                                lambda s: method.step(*measure(s)), done)  # fmt: skip

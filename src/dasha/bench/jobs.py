@@ -47,14 +47,22 @@ class BenchOptions:
     """The simulated camera episodes drive: ``sim`` or ``twin`` (the real driver stack: :mod:`dasha.camera.twin`)."""
 
 
+AF_F_NUMBERS = (1.8, 8.0)
+"""f-number range of the wide-domain ``af`` world (and of ``calibration`` and ``conditions``, built on it): every
+controller reads the episode's aperture from the camera (``Camera.optics``). The other suites keep f/2.8."""
+
+
 def suite_config(suite: str, opts: BenchOptions, domain: str | None = None) -> EnvConfig:
-    """The world of a suite: held-out objects and backgrounds, the domain (``opts.domain`` unless given), f/2.8,
-    ours-mode observations, success at 2 px and the deployed net budgets (a method without nets gets 0)."""
+    """The world of a suite: held-out objects and backgrounds, the domain (``opts.domain`` unless given), f/2.8
+    (``af`` in the wide domain: :data:`AF_F_NUMBERS`), ours-mode observations, success at 2 px and the deployed net
+    budgets (a method without nets gets 0)."""
     scenes = tuple(opts.scenes) if opts.scenes else EVAL_SCENES
     backgrounds = tuple(opts.backgrounds) if opts.backgrounds else EVAL_BACKGROUNDS
     cfg = EnvConfig(scenes=scenes, backgrounds=backgrounds, lens_fallback_moves=EVAL_FALLBACK_MOVES,
                     bracket_moves=EVAL_BRACKET_MOVES, camera=opts.camera,
                     **domain_changes(domain or opts.domain))  # fmt: skip
+    if suite == "af" and (domain or opts.domain) == "wide":
+        cfg = cfg.replace(f_number=AF_F_NUMBERS)
     if suite in ("af", "ae", "calibration"):
         return cfg.replace(detector="estimated-focus")  # no decision may read ground truth; judged on the final frame
     if opts.detector == "haar-face" and not opts.scenes:

@@ -81,7 +81,7 @@ from dasha.bench.sweeps import (
     robustness,
 )
 from dasha.camera.errors import SpecError
-from dasha.envs.config import DOMAIN_LABELS, domain_changes
+from dasha.envs.config import DOMAIN_LABELS, EnvConfig, domain_changes
 from dasha.jsonio import write_atomic, write_json
 
 __all__ = [
@@ -100,6 +100,12 @@ SUITES = ("af", "ae", "joint", "calibration", "conditions", "detection-grid", "r
 # -- the method suites (af, ae, joint) ---------------------------------------------------------------------------
 def _suffix(domain: str) -> str:
     return "" if domain == "wide" else f"-{domain}"
+
+
+def domain_label(cfg: EnvConfig, domain: str) -> str:
+    """The domain's label (:data:`~dasha.envs.config.DOMAIN_LABELS`) and the world's f-number (range)."""
+    lo, hi = cfg.f_number
+    return f"{DOMAIN_LABELS[domain]}, f/{lo:g}" + (f"–f/{hi:g}" if hi > lo else "")
 
 
 def run_method_suite(
@@ -133,7 +139,7 @@ def run_method_suite(
             methods_doc[name]["note"] = note
         if interrupted is not None:
             methods_doc[name]["episodes_done"] = len(res)
-    doc = {"suite": suite, "domain": domain, "domain_label": DOMAIN_LABELS[domain], "episodes": opts.episodes,
+    doc = {"suite": suite, "domain": domain, "domain_label": domain_label(cfg, domain), "episodes": opts.episodes,
            "seed": opts.seed, "scenes": list(cfg.scenes), "backgrounds": list(cfg.backgrounds),
            "success": SUCCESS[TASK_OF_SUITE[suite]], "methods": methods_doc}  # fmt: skip
     if suite == "joint":

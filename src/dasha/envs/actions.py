@@ -6,7 +6,9 @@ paper lens                ``MultiDiscrete([47, 100])``: (coarse, fine) → ``24 
 ours exposure             ``Discrete(33)``: 0 = stop (hand over); k = 1…32 multiplies the exposure by 2^s,
                           s ∈ ±{⅓, ⅔, …, 3, 4, 5, …, 10} stops
 ours lens                 ``Discrete(41)``: 0 = stop; k = 1…40 moves the lens by ±δ, δ ∈ 20 geometric steps
-                          0.04–12 V
+                          0.04–12 V; with ``lens_fit_actions`` ``Discrete(43)``: 41 jumps to the focus fit's best
+                          voltage, 42 to its best voltage on the other side of the lens (the fit of the phase's
+                          frames, :mod:`dasha.envs.focus_fit`)
 ========================  ====================================================================================
 
 Every decoded exposure lies inside the camera's ``exposure_limits`` (and, for our relative moves, inside
@@ -42,6 +44,8 @@ OURS_EXPOSURE_RANGE_US = (24.0, 4_500_000.0)
 """Our exposure moves span the CMV2000's range (from 24 µs) up to the paper's longest exposure (4.5 s), within what
 the driven camera allows."""
 STOP = 0
+FIT_JUMPS = ("fit", "other")
+"""The ``lens_fit_actions`` jumps, actions 41 and 42: to :attr:`FocusFit.best_v` and :attr:`FocusFit.other_v`."""
 
 
 def integer_action(action: Any) -> np.ndarray:
@@ -108,25 +112,40 @@ class ExposureActions:
 class LensActions:
     """Lens action space and decoder of a mode (``paper`` or ``ours``); volt lenses (the policies' unit)."""
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, fit_jumps: bool = False) -> None:
         self.paper_mode = mode == "paper"
+        self.fit_jumps = fit_jumps and not self.paper_mode
+        n = 1 + len(LENS_MOVES_V) + (len(FIT_JUMPS) if self.fit_jumps else 0)
         self.space: gym.spaces.Space = (
-            gym.spaces.MultiDiscrete(PAPER_LENS_NVEC) if self.paper_mode else gym.spaces.Discrete(1 + len(LENS_MOVES_V))
+            gym.spaces.MultiDiscrete(PAPER_LENS_NVEC) if self.paper_mode else gym.spaces.Discrete(n)
         )
 
-    def decode(self, action: Any, lens: Lens) -> float | None:
-        """The drive (V) ``action`` commands on ``lens`` (within its limits), or None for our stop."""
+    def is_jump(self, action: Any) -> bool:
+        """Whether ``action`` is one of the fit jumps (its target comes from the focus fit)."""
+        return self.fit_jumps and _index(action) > len(LENS_MOVES_V)
+
+    def decode(self, action: Any, lens: Lens, fit: Any = None) -> float | None:
+        """The drive (V) ``action`` commands on ``lens`` (within its limits), or None for our stop; a fit jump needs
+        ``fit`` (a :class:`~dasha.envs.focus_fit.FocusFit` of the phase's frames) and goes to its voltage."""
         if self.paper_mode:
             return lens.limits.clip(paper_lens_voltage(action))
         a = _index(action)
         if a == STOP:
             return None
+        if a > len(LENS_MOVES_V):
+            if not self.fit_jumps:
+                raise ValueError(f"lens action {a} is a fit jump, but this lens phase has none")
+            if fit is None:
+                raise ValueError("a fit jump needs the focus fit of the phase's frames")
+            target = fit.best_v if a == len(LENS_MOVES_V) + 1 else fit.other_v
+            return lens.limits.clip(float(target) if np.isfinite(target) else lens.voltage)
         return lens.limits.clip(lens.voltage + float(LENS_MOVES_V[a - 1]))
 
 
 __all__ = [
     "EXPOSURE_STOPS",
     "EXPOSURE_TABLE",
+    "FIT_JUMPS",
     "LENS_MOVES_V",
     "LENS_STEPS_V",
     "OURS_EXPOSURE_RANGE_US",

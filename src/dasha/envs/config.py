@@ -50,7 +50,7 @@ Domain = Literal["wide", "paper"]
 #: EnvConfig fields that define a policy's observations, actions and horizons (not the world it acts in).
 AGENT_FIELDS: tuple[str, ...] = (
     "mode", "encoder", "encoder_weights", "size", "obs_latent", "obs_hist_fractions", "best_by", "lens_horizon",
-    "exposure_horizon", "max_high_level_steps",
+    "exposure_horizon", "max_high_level_steps", "lens_fit_actions",
 )  # fmt: skip
 
 #: Paper domain: "factory" start settings — the camera's default exposure (µs) and the lens at rest (its lowest
@@ -123,6 +123,10 @@ class EnvConfig:
         best_by: ours mode: which frame of the episode is the "best so far" the focus observation reports —
             ``blur`` (lowest estimated blur) or ``sharpness`` (highest AF-window Tenengrad; within one scene it
             ranks frames reliably even where the learned blur estimate misreads a texture, e.g. ``coins``).
+        lens_fit_actions: ours mode: the lens agent's actions add two jumps — to the focus fit's best voltage and to
+            its best voltage on the other side of the lens (the ``V fit`` and ``V other`` it observes,
+            :mod:`dasha.envs.focus_fit`) — beside the relative moves: a jump lands anywhere, where a relative move
+            lands within its step grid (±17 %). Off in the policies trained before it.
         lens_fallback_moves: ours mode: move budget of the lens agent's safety net, a short contrast search
             that runs when the agent used its whole ``lens_horizon`` without stopping
             (:mod:`dasha.envs.lens_fallback`). 0 (off) in training, so the agent learns to finish by itself;
@@ -167,6 +171,7 @@ class EnvConfig:
     step_cost: float = 0.1
     goal_blur_px: float = IN_FOCUS_PX
     best_by: Literal["blur", "sharpness"] = "blur"
+    lens_fit_actions: bool = False
     lens_fallback_moves: int = 0
     bracket_moves: int = 0
     calibration_error: tuple[float, float] = (0.0, 0.0)

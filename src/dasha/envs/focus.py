@@ -8,7 +8,9 @@ or any real detector (``detector="haar-face"``, …).
 
 ## Action Space
 * ``paper``: ``MultiDiscrete([47, 100])`` — absolute voltage ``min(24 + coarse + fine/100, 70)`` V.
-* ``ours``: ``Discrete(41)`` — 0 = stop; 1…40 = relative moves of ±0.04 … ±12 V (20 geometric steps).
+* ``ours``: ``Discrete(41)`` — 0 = stop; 1…40 = relative moves of ±0.04 … ±12 V (20 geometric steps);
+  ``lens_fit_actions=True``: ``Discrete(43)``, 41 and 42 jump to the focus fit's best voltage and to its best
+  voltage on the other side of the lens (:mod:`dasha.envs.actions`).
 
 ## Observation Space
 ``Box(-inf, inf, (n,), float32)``; the Num / feature / range tables are in :mod:`dasha.envs.observations`:

@@ -111,7 +111,7 @@ class LensPhase:
         if perception.camera.lens is None:
             raise ValueError("a lens phase needs a camera with a lens")
         self.perception = perception
-        self.actions = LensActions(perception.config.mode)
+        self.actions = LensActions(perception.config.mode, perception.config.lens_fit_actions)
         self.horizon = perception.config.lens_horizon
         self.early_stop, self.home = early_stop, home
         cfg = perception.config
@@ -169,7 +169,8 @@ class LensPhase:
             raise RuntimeError("the lens phase is over (or not started)")
         lens = self.perception.camera.lens
         assert lens is not None
-        drive = self.actions.decode(action, lens)
+        fit = self.perception.focus_fit(self.history) if self.actions.is_jump(action) else None
+        drive = self.actions.decode(action, lens, fit)
         if drive is None:
             self._finish("stop")
             return False
