@@ -12,7 +12,7 @@ which is depth from defocus by triangulation (Subbarao & Surya 1994 do the same 
 PSF). One frame leaves two mirror-image answers, one either side of the lens; two frames at different voltages
 usually pick one. The fit reports the best answer and the best one on the *other* side of the current voltage,
 with their RMS log errors, so a policy can tell a sure fit from an ambiguous one. Cost: ≈ 50 µs per call
-(the grid's voltages are computed once per optics, lens curve and range).
+(the grid's voltages are computed once per focus model, lens curve and range, whatever the f-number).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def fit_focus(
     """
     if len(lens_v) != len(log_blur) or not lens_v:
         raise ValueError("fit_focus needs one log blur per lens voltage, at least one frame")
-    grid, grid_v = _grid(vergence_d, optics, curve)
+    grid, grid_v = _grid(vergence_d, optics.base_focus_d, optics.kappa, curve)  # not the f-number: one grid per lens
     focus = optics.base_focus_d + optics.kappa * np.asarray(curve.power(np.asarray(lens_v, float)), float)
     predicted = np.log1p(np.abs(focus[None, :] - grid[:, None]) * optics.px_per_diopter)
     cost = np.mean((predicted - np.asarray(log_blur, float)[None, :]) ** 2, axis=1)
@@ -79,9 +79,12 @@ def fit_focus(
 
 
 @lru_cache(maxsize=32)
-def _grid(vergence_d: tuple[float, float], optics: Optics, curve: LensCurve) -> tuple[np.ndarray, np.ndarray]:
-    """Object vergences (dpt) of the fit and the lens voltage (V) that focuses each."""
+def _grid(vergence_d: tuple[float, float], base_focus_d: float, kappa: float, curve: LensCurve) -> tuple[
+        np.ndarray, np.ndarray]:  # fmt: skip
+    """Object vergences (dpt) of the fit and the lens voltage (V) that focuses each: it depends on the optics'
+    focus model (``base_focus_d``, ``kappa``), not on the f-number, so an episode's aperture reuses it."""
     lo, hi = vergence_d
     grid = np.linspace(lo, hi, max(2, math.ceil((hi - lo) / GRID_STEP_D) + 1))
+    optics = Optics(base_focus_d=base_focus_d, kappa=kappa)
     volts = np.asarray([curve.drive(optics.in_focus_power(float(o))) for o in grid])  # in the lens's drive unit
     return grid, volts
