@@ -97,3 +97,26 @@ def test_ae_measurement_flags_clipping() -> None:
     img[:, :3] = 255
     m = Measurement.of(img)
     assert m.dark_fraction == 0.7 and m.bright_fraction == pytest.approx(0.3) and m.mean == pytest.approx(76.5)
+
+
+@pytest.mark.parametrize("v_object", [48.2, 50.6])
+def test_dfd_jumps_to_the_side_its_cue_names(v_object: float) -> None:
+    """One frame's blur fits two mirror answers; a sure side-of-focus cue picks the right one in one move, a cue of
+    0.5 leaves the fit's own choice, and a wrong sure cue is followed (the cue, not the truth, decides)."""
+    from dasha.baselines.dfd import DepthFromDefocus
+    from dasha.camera.calibration import Optics, VariopticCurve
+
+    optics, curve = Optics(), VariopticCurve()
+    v = 49.4  # the lens; the object is in focus at v_object
+    blur = optics.blur_px(optics.focus_vergence(curve.power(v_object)), curve.power(v))
+    log_blur = float(np.log1p(blur))
+    front = v > v_object  # more power than the object needs: front focus, lower the power
+    jumps = {}
+    for p_front in (0.9, 0.1, 0.5):
+        command = DepthFromDefocus(optics, curve).start(v, log_blur, p_front)
+        assert command.lens_v is not None and not command.done
+        jumps[p_front] = command.lens_v
+    right, wrong = (jumps[0.9], jumps[0.1]) if front else (jumps[0.1], jumps[0.9])
+    assert abs(right - v_object) < 0.05, jumps
+    assert abs(wrong - v_object) > 1.0 and (wrong - v) * (v_object - v) < 0, jumps
+    assert jumps[0.5] in (right, wrong)
