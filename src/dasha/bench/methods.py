@@ -54,7 +54,8 @@ METHOD_NOTES = {
         "joint": "the paper's two agents, trained in the paper domain; the lens search ends when the detector finds "
                  "the object (the paper's rule), sharp or not",
     },
-    "dfd": "no learning: the policies' own perception (blur estimate, depth-from-defocus fit), jump and stop by rule",
+    "dfd": "no learning: the policies' own perception (blur and side-of-focus estimates, depth-from-defocus fit), "
+           "jump and stop by rule",
 }  # fmt: skip
 
 
