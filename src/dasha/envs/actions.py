@@ -26,6 +26,7 @@ import numpy as np
 
 from dasha.camera import EXPOSURE_TABLE_US
 from dasha.camera.base import Camera, Lens
+from dasha.envs.focus_fit import FocusFit
 
 EXPOSURE_TABLE = np.asarray(EXPOSURE_TABLE_US, dtype=np.float64)
 _FINE_STOPS = np.arange(1, 10) / 3.0  # ⅓ … 3 stops
@@ -45,7 +46,7 @@ OURS_EXPOSURE_RANGE_US = (24.0, 4_500_000.0)
 the driven camera allows."""
 STOP = 0
 FIT_JUMPS = ("fit", "other")
-"""The ``lens_fit_actions`` jumps, actions 41 and 42: to :attr:`FocusFit.best_v` and :attr:`FocusFit.other_v`."""
+"""The ``lens_fit_actions`` jumps, actions 41 and 42: to :attr:`FocusFit.best_v` and :attr:`FocusFit.other_v` (V)."""
 
 
 def integer_action(action: Any) -> np.ndarray:
@@ -124,7 +125,7 @@ class LensActions:
         """Whether ``action`` is one of the fit jumps (its target comes from the focus fit)."""
         return self.fit_jumps and _index(action) > len(LENS_MOVES_V)
 
-    def decode(self, action: Any, lens: Lens, fit: Any = None) -> float | None:
+    def decode(self, action: Any, lens: Lens, fit: FocusFit | None = None) -> float | None:
         """The drive (V) ``action`` commands on ``lens`` (within its limits), or None for our stop; a fit jump needs
         ``fit`` (a :class:`~dasha.envs.focus_fit.FocusFit` of the phase's frames) and goes to its voltage."""
         if self.paper_mode:
