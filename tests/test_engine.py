@@ -31,12 +31,12 @@ def _commands(frames: list) -> list[tuple[float, float | None]]:
 @pytest.mark.parametrize("task", ["joint", "focus"])
 def test_live_tuner_plays_the_same_commands_as_the_env_episode(task: str) -> None:
     """Parity: on a simulated camera in the same state, LiveTuner (perception + phases + policy, no world) sends
-    exactly the commands the evaluation env's episode sends, nets included."""
+    exactly the commands the evaluation env's episode sends, nets included (6 seeds each)."""
     policy = Policy.shipped(task)
     cfg = eval_config(policy)
     env = HierarchicalCameraEpisode(cfg) if task == "joint" else FocusEnv(cfg)
     long_episodes = 0
-    for seed in range(4):
+    for seed in range(6):
         run_episode(policy, env, seed, 0)
         played = _commands(env.perception.frames)
         world = SimWorld(cfg)
@@ -48,7 +48,7 @@ def test_live_tuner_plays_the_same_commands_as_the_env_episode(task: str) -> Non
         assert _commands(tuner.perception.frames) == played, seed
         assert result.exposure_moves + result.lens_moves == len(played) - 1
         long_episodes += len(played) > 3
-    assert long_episodes >= 2  # the comparison covers real lens phases, not only immediate stops
+    assert long_episodes >= 2  # the comparison covers real lens phases (≥ 3 moves), not only a jump and a stop
 
 
 def test_run_on_an_f56_camera_focuses_with_the_f56_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
