@@ -298,3 +298,23 @@ def test_fit_jump_actions_go_where_the_observation_says() -> None:
     plain.reset(seed=0)
     with pytest.raises(ValueError):
         plain.step(41)
+
+
+def test_a_fit_jump_reuses_the_observations_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The observation fits the phase's frames; a fit jump on those same frames does not fit them again."""
+    import dasha.envs.perception as perception_module
+    from dasha.envs.focus import FocusEnv
+
+    calls: list[int] = []
+    real = perception_module.fit_focus
+
+    def spy(volts, *args):  # type: ignore[no-untyped-def]
+        calls.append(len(volts))
+        return real(volts, *args)
+
+    monkeypatch.setattr(perception_module, "fit_focus", spy)
+    env = FocusEnv(EnvConfig(lens_fit_actions=True, size=96, detector="in-focus"))
+    env.reset(seed=0)
+    assert calls == [1]
+    env.step(41)  # jump on the one frame the observation fitted, then observe two frames
+    assert calls == [1, 2]

@@ -2,8 +2,7 @@
 
 :class:`ActorCritic` is a separate-trunk MLP actor-critic (the paper's ``[256, 256]`` fully connected net) for
 discrete / multi-discrete actions; :class:`NumpyActor` is its greedy actor in numpy for deployment. Nothing here
-imports Ray, so :mod:`dasha.agents.policy` can load a trained
-policy with torch alone.
+imports Ray, so :mod:`dasha.agents.policy` can load a trained policy with torch alone.
 """
 
 from __future__ import annotations

@@ -153,6 +153,8 @@ class Perception:
         """What the retries did so far (all episodes)."""
         self._previous: Frame | None = None
         self._shape: tuple[Camera | None, tuple[int, ...] | None] = (None, None)
+        self._fit: tuple[tuple[Any, ...], FocusFit] | None = None
+        """The last focus fit and what it was fitted to (the frames, the optics and the believed curve)."""
 
     def start_episode(self) -> None:
         """Forget the previous episode's frames and timings (the frame size learnt from the camera is kept)."""
@@ -329,10 +331,17 @@ class Perception:
     def focus_fit(self, history: Sequence[Shot]) -> FocusFit:
         """Least-squares focus position from the blur estimates of ``history`` (:mod:`dasha.envs.focus_fit`), with the
         driven camera's optics and its lens curve as the controllers believe it (:attr:`optics`, :attr:`lens_curve`);
-        the prior is every distance the lens can focus (:data:`FOCUS_RANGE_M`), whatever the episode domain."""
+        the prior is every distance the lens can focus (:data:`FOCUS_RANGE_M`), whatever the episode domain. The
+        last fit is kept: the lens phase's observation and its fit jump on the same frames fit once."""
+        optics, curve = self.optics, self.lens_curve
+        key = (tuple(history), optics, curve)  # shots compare by identity
+        if self._fit is not None and self._fit[0] == key:
+            return self._fit[1]
         volts = [s.frame.lens_setting or 0.0 for s in history]  # the lens's drive unit: the curve's
         log_blur = [3.0 * self.blur_feature(s) for s in history]
-        return fit_focus(volts, log_blur, self.optics, self.lens_curve, vergence_range_d(FOCUS_RANGE_M))
+        fit = fit_focus(volts, log_blur, optics, curve, vergence_range_d(FOCUS_RANGE_M))
+        self._fit = (key, fit)
+        return fit
 
 
 __all__ = ["ACCEPT_BLUR_PX", "FOCUS_RANGE_M", "IOU_THRESHOLD", "Perception", "Shot", "on_object"]
