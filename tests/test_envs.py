@@ -192,6 +192,44 @@ def test_centre_weighted_exposure_error_is_zero_where_the_detector_works() -> No
     assert exposure_error_stops(frame(70)) == pytest.approx(1.0)  # the whole frame: median 200 vs 100
 
 
+def test_metered_jumps_land_the_median_where_they_aim() -> None:
+    """``exposure_meter_actions``: action 33 brings an unclipped frame's median to 100 grey in one move, action 34
+    the AF window's to ≈ 74 (the simulated sensor is linear; shot noise and the 8-bit cut leave a few %); from a
+    clipped frame either jump goes ÷ 8 / × 8 towards the range; without the flag the space is Discrete(33) and a jump
+    is refused."""
+    from dasha.envs.exposure import ExposureEnv
+    from dasha.vision.focus_measures import af_window
+    from dasha.vision.metering import WINDOW_TARGET_GREY, median_grey
+
+    env = ExposureEnv(EnvConfig(exposure_meter_actions=True, size=128, lux=(100.0, 100.0)))
+    assert env.action_space == gym.spaces.Discrete(35)
+    landed = {33: [], 34: []}
+    for seed in range(6):
+        for action, target, window in ((33, 100.0, False), (34, WINDOW_TARGET_GREY, True)):
+            env.reset(seed=seed)
+            cam = env.world.camera
+            cam.exposure_us = 8_000.0 if seed % 2 else 30_000.0  # dim or bright, never clipped at 100 lx
+            env.phase.start(env.perception.capture())
+            before = median_grey(af_window(env.phase.shot.frame.image) if window else env.phase.shot.frame.image)
+            assert 5 < before < 250, before
+            env.step(action)
+            img = env.phase.shot.frame.image
+            landed[action].append(median_grey(af_window(img) if window else img) / target)
+    for action, ratios in landed.items():
+        assert np.all(np.abs(np.asarray(ratios) - 1.0) < 0.08), (action, ratios)
+    env.reset(seed=0)
+    env.world.camera.exposure_us = 4_000_000.0
+    env.phase.start(env.perception.capture())
+    assert median_grey(env.phase.shot.frame.image) >= 254
+    env.step(33)
+    assert env.world.camera.exposure_us == pytest.approx(500_000.0)
+    plain = ExposureEnv(EnvConfig(size=128))
+    assert plain.action_space == gym.spaces.Discrete(33)
+    plain.reset(seed=0)
+    with pytest.raises(ValueError):
+        plain.step(33)
+
+
 def test_obs_detection_is_gone_and_old_policy_configs_say_so() -> None:
     """A detection ends the joint episode, so a detection flag in the lens observation was always 0 when observed:
     the field is removed. Configs that had it off still load; one that had it on gets a one-line error."""

@@ -1,10 +1,10 @@
 """Classical auto-exposure baselines as bounded state machines with a pure ``step``.
 
 Each method sees the free first frame's statistics at the start exposure and returns exposure commands (µs)
-until it decides it has converged. Measurements are the frame's mean grey level (0–255) and its clipped
-fractions; no ground truth. Exposures are clamped to ``[min_us, max_us]`` (the paper's table range by default).
-A measurement that is not finite (NaN, ±inf: a broken frame) ends the method at the last good exposure — it never
-commands a non-finite exposure.
+until it decides it has converged. Measurements are the frame's mean and median grey level (0–255), its clipped
+fractions and the paper histogram's peak; no ground truth. Exposures are clamped to ``[min_us, max_us]`` (the
+paper's table range by default). A measurement that is not finite (NaN, ±inf: a broken frame) ends the method
+at the last good exposure — it never commands a non-finite exposure.
 
 ==================  ===========================================================================================
 ``basler_once``     pylon ExposureAuto "Once": brute-force loop towards AutoTargetBrightness (0.5 → mean 128),
@@ -13,6 +13,9 @@ commands a non-finite exposure.
                     ±10 %
 ``agc``             libcamera-like AGC: exposure filtered towards target/mean × exposure with speed 0.2, stop when
                     the mean is within 10 % of the target
+``metered_jump``    the ablation of the exposure agent's metered jump (no learning): stop when the paper's
+                    histogram rule holds (peak P ∈ [50, 150]), else jump to the exposure that brings the frame's
+                    median to 100 grey (×/÷ 8 when the median is clipped)
 ==================  ===========================================================================================
 """
 
@@ -23,6 +26,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
+
+from dasha.envs.rewards import well_exposed
+from dasha.vision.histogram import paper_histogram
+from dasha.vision.metering import jump_ratio, median_grey
 
 
 @dataclass(frozen=True)
@@ -35,13 +42,17 @@ class Measurement:
     """Fraction of pixels ≤ 2."""
     bright_fraction: float
     """Fraction of pixels ≥ 253."""
+    median: float = math.nan
+    """Median grey level (0–255; NaN: not measured)."""
+    peak: float = math.nan
+    """The paper histogram's peak P (grey level; NaN: not measured)."""
 
     @classmethod
     def of(cls, image: np.ndarray) -> Measurement:
         """Statistics of a Mono8 frame."""
         n = image.size
         dark, bright = np.count_nonzero(image <= 2) / n, np.count_nonzero(image >= 253) / n
-        return cls(float(image.mean()), float(dark), float(bright))
+        return cls(float(image.mean()), float(dark), float(bright), median_grey(image), paper_histogram(image)[2])
 
 
 @dataclass(frozen=True)
@@ -157,7 +168,22 @@ class Agc(AutoExposureMethod):
         return self.exposure_us * (1.0 + self.speed * (r - 1.0))
 
 
-AUTOEXPOSURE_METHODS: dict[str, type[AutoExposureMethod]] = {m.name: m for m in (BaslerOnce, MeanLuminance, Agc)}
+class MeteredJump(AutoExposureMethod):
+    """The exposure agent's metered jump without the agent: jump until the paper's histogram rule holds."""
+
+    name = "metered_jump"
+
+    def decide(self, m: Measurement) -> float | None:
+        if not (math.isfinite(m.peak) and math.isfinite(m.median)):
+            return None  # not measured: hold
+        if well_exposed(m.peak):
+            return None
+        return self.exposure_us * jump_ratio(m.median)
+
+
+AUTOEXPOSURE_METHODS: dict[str, type[AutoExposureMethod]] = {
+    m.name: m for m in (BaslerOnce, MeanLuminance, Agc, MeteredJump)
+}
 
 
 def make_autoexposure(name: str, params: AeParams | None = None) -> AutoExposureMethod:

@@ -29,9 +29,11 @@ from dasha.envs.config import EnvConfig
 #: ``dasha_policy``: the shipped ``dasha`` policy alone, its safety nets off (what the RL agent learned by itself).
 BARE_POLICY = "dasha_policy"
 RL_METHODS = ("dasha", BARE_POLICY, "dasha_paper", "phase_shift_rl", "ten_rl")
-#: Joint pipelines: an AE baseline, then an AF method (``dfd``: the ablation).
-JOINT_PIPELINES = {"mean_luminance+dfd": ("mean_luminance", "dfd"), "mean_luminance+brent": ("mean_luminance", "brent"),
-                   "basler_once+sweep": ("basler_once", "sweep"), "agc+hill_climb": ("agc", "hill_climb")}  # fmt: skip
+#: Joint pipelines: an AE baseline, then an AF method; ``metered_jump+dfd`` is the ablation of the hierarchy (dasha's
+#: perception and both agents' jumps, no learning).
+JOINT_PIPELINES = {"metered_jump+dfd": ("metered_jump", "dfd"), "mean_luminance+dfd": ("mean_luminance", "dfd"),
+                   "mean_luminance+brent": ("mean_luminance", "brent"), "basler_once+sweep": ("basler_once", "sweep"),
+                   "agc+hill_climb": ("agc", "hill_climb")}  # fmt: skip
 #: Policy directory (under the policies root) of each RL method, per suite.
 POLICY_DIRS = {
     "af": {"dasha": "focus", BARE_POLICY: "focus", "dasha_paper": "focus_paper", "phase_shift_rl": "phase_shift_rl",

@@ -4,7 +4,9 @@
 paper exposure            ``Discrete(148)``: index into the paper's exposure table (µs)
 paper lens                ``MultiDiscrete([47, 100])``: (coarse, fine) → ``24 + coarse + fine/100`` V
 ours exposure             ``Discrete(33)``: 0 = stop (hand over); k = 1…32 multiplies the exposure by 2^s,
-                          s ∈ ±{⅓, ⅔, …, 3, 4, 5, …, 10} stops
+                          s ∈ ±{⅓, ⅔, …, 3, 4, 5, …, 10} stops; with ``exposure_meter_actions``
+                          ``Discrete(35)``: 33 jumps to the exposure that brings the frame's median to 100 grey, 34
+                          the AF window's median to ≈ 74 grey (:func:`dasha.vision.metering.metered_jump_ratio`)
 ours lens                 ``Discrete(41)``: 0 = stop; k = 1…40 moves the lens by ±δ, δ ∈ 20 geometric steps
                           0.04–12 V; with ``lens_fit_actions`` ``Discrete(43)``: 41 jumps to the focus fit's best
                           voltage, 42 to its best voltage on the other side of the lens (the fit of the phase's
@@ -27,6 +29,7 @@ import numpy as np
 from dasha.camera import EXPOSURE_TABLE_US
 from dasha.camera.base import Camera, Lens
 from dasha.envs.focus_fit import FocusFit
+from dasha.vision.metering import metered_jump_ratio
 
 EXPOSURE_TABLE = np.asarray(EXPOSURE_TABLE_US, dtype=np.float64)
 _FINE_STOPS = np.arange(1, 10) / 3.0  # ⅓ … 3 stops
@@ -45,6 +48,9 @@ OURS_EXPOSURE_RANGE_US = (24.0, 4_500_000.0)
 """Our exposure moves span the CMV2000's range (from 24 µs) up to the paper's longest exposure (4.5 s), within what
 the driven camera allows."""
 STOP = 0
+METER_JUMPS = ("frame", "window")
+"""The ``exposure_meter_actions`` jumps, actions 33 and 34: the whole frame's median to 100 grey, the AF window's to
+≈ 74 grey (one move on a linear sensor; ×/÷ 8 when that median is clipped)."""
 FIT_JUMPS = ("fit", "other")
 """The ``lens_fit_actions`` jumps, actions 41 and 42: to :attr:`FocusFit.best_v` and :attr:`FocusFit.other_v` (V)."""
 
@@ -91,23 +97,33 @@ def paper_lens_voltage(action: Any) -> float:
 
 
 class ExposureActions:
-    """Exposure action space and decoder of a mode (``paper`` or ``ours``)."""
+    """Exposure action space and decoder of a mode (``paper`` or ``ours``; ``meter_jumps``: ours with the two
+    metered jumps, :data:`METER_JUMPS`)."""
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, meter_jumps: bool = False) -> None:
         self.paper_mode = mode == "paper"
-        self.space: gym.spaces.Space = gym.spaces.Discrete(
-            len(EXPOSURE_TABLE) if self.paper_mode else 1 + len(EXPOSURE_STOPS)
-        )
+        self.meter_jumps = meter_jumps and not self.paper_mode
+        n = 1 + len(EXPOSURE_STOPS) + (len(METER_JUMPS) if self.meter_jumps else 0)
+        self.space: gym.spaces.Space = gym.spaces.Discrete(len(EXPOSURE_TABLE) if self.paper_mode else n)
 
-    def decode(self, action: Any, camera: Camera) -> float | None:
-        """The exposure (µs) ``action`` commands on ``camera`` (within its limits), or None for our stop."""
+    def decode(self, action: Any, camera: Camera, image: np.ndarray | None = None) -> float | None:
+        """The exposure (µs) ``action`` commands on ``camera`` (within its limits), or None for our stop; a metered
+        jump needs ``image``, the Mono8 frame at the camera's current exposure."""
         a = _index(action)
         if self.paper_mode:
             return camera.exposure_limits.clip(float(EXPOSURE_TABLE[a]))
         if a == STOP:
             return None
+        if a > len(EXPOSURE_STOPS):
+            if not self.meter_jumps:
+                raise ValueError(f"exposure action {a} is a metered jump, but this exposure phase has none")
+            if image is None:
+                raise ValueError("a metered jump needs the frame at the current exposure")
+            factor = metered_jump_ratio(image, centre_weighted=a == len(EXPOSURE_STOPS) + 2)
+        else:
+            factor = 2.0 ** EXPOSURE_STOPS[a - 1]
         lo, hi = exposure_range_us(camera)
-        return float(min(max(camera.exposure_us * 2.0 ** EXPOSURE_STOPS[a - 1], lo), hi))
+        return float(min(max(camera.exposure_us * factor, lo), hi))
 
 
 class LensActions:
@@ -149,6 +165,7 @@ __all__ = [
     "FIT_JUMPS",
     "LENS_MOVES_V",
     "LENS_STEPS_V",
+    "METER_JUMPS",
     "OURS_EXPOSURE_RANGE_US",
     "PAPER_LENS_NVEC",
     "STOP",

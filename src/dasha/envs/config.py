@@ -50,7 +50,7 @@ Domain = Literal["wide", "paper"]
 #: EnvConfig fields that define a policy's observations, actions and horizons (not the world it acts in).
 AGENT_FIELDS: tuple[str, ...] = (
     "mode", "encoder", "encoder_weights", "size", "obs_latent", "obs_hist_fractions", "best_by", "lens_horizon",
-    "exposure_horizon", "max_high_level_steps", "lens_fit_actions",
+    "exposure_horizon", "max_high_level_steps", "lens_fit_actions", "exposure_meter_actions",
 )  # fmt: skip
 
 #: Paper domain: "factory" start settings — the camera's default exposure (µs) and the lens at rest (its lowest
@@ -127,6 +127,10 @@ class EnvConfig:
             its best voltage on the other side of the lens (the ``V fit`` and ``V other`` it observes,
             :mod:`dasha.envs.focus_fit`) — beside the relative moves: a jump lands anywhere, where a relative move
             lands within its step grid (±17 %). Off in the policies trained before it.
+        exposure_meter_actions: ours mode: the exposure agent's actions add two metered jumps — to the exposure that
+            brings the frame's median to 100 grey and the AF window's to ≈ 74 grey on a linear sensor (×/÷ 8 when
+            that median is clipped, :func:`dasha.vision.metering.metered_jump_ratio`) — beside the relative moves.
+            Off in the policies trained before it.
         lens_fallback_moves: ours mode: move budget of the lens agent's safety net, a short contrast search
             that runs when the agent used its whole ``lens_horizon`` without stopping
             (:mod:`dasha.envs.lens_fallback`). 0 (off) in training, so the agent learns to finish by itself;
@@ -172,6 +176,7 @@ class EnvConfig:
     goal_blur_px: float = IN_FOCUS_PX
     best_by: Literal["blur", "sharpness"] = "blur"
     lens_fit_actions: bool = False
+    exposure_meter_actions: bool = False
     lens_fallback_moves: int = 0
     bracket_moves: int = 0
     calibration_error: tuple[float, float] = (0.0, 0.0)

@@ -8,7 +8,9 @@ the paper's rule). The lens is left where the episode started (exposure does not
 ## Action Space
 * ``paper``: ``Discrete(148)`` — the exposure table of the paper's code (1 ms … 4.5 s).
 * ``ours``: ``Discrete(33)`` — 0 = stop; 1…32 = multiply the exposure by 2^s, s ∈ ±{⅓ … 3 in ⅓, 4 … 10}
-  stops (within the camera's 24 µs – 4.5 s, beyond the paper's table).
+  stops (within the camera's 24 µs – 4.5 s, beyond the paper's table). ``exposure_meter_actions=True``:
+  ``Discrete(35)``, 33 jumps to the exposure that brings the frame's median to 100 grey, 34 the AF window's median
+  to ≈ 74 grey (one move on a linear sensor; ×/÷ 8 when that median is clipped).
 
 ## Observation Space
 ``Box(-inf, inf, (n,), float32)``: the exposure observation of :mod:`dasha.envs.observations`, whose Num / feature /
@@ -18,7 +20,8 @@ as fractions with ``obs_hist_fractions``); ``ours``: 23 brightness and exposure-
 
 ## Rewards
 * ``paper``: r_H of the paper's eq. (11) (:func:`dasha.envs.rewards.paper_high_level_reward`).
-* ``ours``: step cost + shaping on the exposure error in stops; stop: +1 if well exposed, else −1.
+* ``ours``: step cost + shaping on the exposure error in stops (0 on a well-exposed frame: no reward for polishing
+  what the goal already accepts); stop: +1 if well exposed, else −1.
 
 ## Starting State
 Random scene, distance, illuminance (``lux`` range, log-uniform) and f-number from :class:`EnvConfig`; the
@@ -50,11 +53,16 @@ from dasha.camera.sim import SimCamera
 from dasha.envs.actions import checked_action
 from dasha.envs.config import EnvConfig
 from dasha.envs.observations import exposure_observation_space
-from dasha.envs.perception import Perception
+from dasha.envs.perception import Perception, Shot
 from dasha.envs.phases import ExposurePhase
 from dasha.envs.rewards import ours_move_reward, ours_stop_reward, paper_high_level_reward
 from dasha.envs.world import SimWorld
 from dasha.vision.metering import exposure_error_stops
+
+
+def _error(shot: Shot) -> float:
+    """The shaping's exposure error (stops): 0 once the frame is well exposed, else the whole-frame error."""
+    return 0.0 if shot.well_exposed else exposure_error_stops(shot.frame.image)
 
 
 class ExposureEnv(gym.Env):
@@ -101,8 +109,7 @@ class ExposureEnv(gym.Env):
             return phase.observation(), ours_stop_reward(before.well_exposed), True, False, self._info()
         after = phase.shot
         assert after is not None
-        err_before, err_after = exposure_error_stops(before.frame.image), exposure_error_stops(after.frame.image)
-        reward = ours_move_reward(err_before, err_after, self.config.gamma_high, self.config.step_cost)
+        reward = ours_move_reward(_error(before), _error(after), self.config.gamma_high, self.config.step_cost)
         if phase.done:  # forced stop after exposure_horizon moves
             return phase.observation(), reward + ours_stop_reward(after.well_exposed), True, False, self._info()
         return phase.observation(), reward, False, False, self._info()

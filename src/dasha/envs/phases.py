@@ -53,7 +53,7 @@ class ExposurePhase:
 
     def __init__(self, perception: Perception) -> None:
         self.perception = perception
-        self.actions = ExposureActions(perception.config.mode)
+        self.actions = ExposureActions(perception.config.mode, perception.config.exposure_meter_actions)
         self.horizon = 1 if self.actions.paper_mode else perception.config.exposure_horizon
         self.shot: Shot | None = None
         self.prev: Shot | None = None
@@ -75,7 +75,7 @@ class ExposurePhase:
         if self.done or self.shot is None:
             raise RuntimeError("the exposure phase is over (or not started)")
         camera = self.perception.camera
-        exposure = self.actions.decode(action, camera)
+        exposure = self.actions.decode(action, camera, self.shot.frame.image)
         if exposure is None:
             self.done = self.stopped = True
             return False

@@ -21,6 +21,11 @@ astronaut photo, haar-face detection stays ≥ 95 % for window medians 50–100,
 loses it). Inside this range there is nothing to gain from another exposure move."""
 CLIPPED_STOPS = 8.0
 """Error (stops) reported for a frame whose median is clipped (≤ 1 or ≥ 254 grey)."""
+WINDOW_TARGET_GREY = math.sqrt(WINDOW_GOOD_GREY[0] * WINDOW_GOOD_GREY[1])
+"""AF-window median (≈ 74 grey, the geometric middle of :data:`WINDOW_GOOD_GREY`) a centre-weighted jump aims at."""
+CLIPPED_JUMP = 8.0
+"""Exposure factor of a metered jump from a frame whose metered median is clipped: ÷ 8 when bright, × 8 when dark
+(the frame says only which way to go)."""
 
 
 def median_grey(image: np.ndarray) -> float:
@@ -57,4 +62,34 @@ def exposure_error_stops(image: np.ndarray, centre_weighted: bool = False) -> fl
     return abs(math.log2(m / TARGET_GREY))
 
 
-__all__ = ["TARGET_GREY", "WINDOW_GOOD_GREY", "exposure_error_stops", "exposure_stats", "median_grey"]
+def jump_ratio(median: float, target: float = TARGET_GREY) -> float:
+    """The exposure factor that, on a linear sensor, moves a median grey level ``median`` (0–255) to ``target``:
+    target / median, or ×/÷ :data:`CLIPPED_JUMP` towards the range when the median is clipped (≤ 1 or ≥ 254 grey;
+    the frame then says only which way to go). Dimensionless (multiply the exposure in µs by it)."""
+    if median >= 254:
+        return 1.0 / CLIPPED_JUMP
+    if median <= 1:
+        return CLIPPED_JUMP
+    return target / median
+
+
+def metered_jump_ratio(image: np.ndarray, centre_weighted: bool = False) -> float:
+    """The metered jump of a Mono8 frame (:func:`jump_ratio`): the frame's median to :data:`TARGET_GREY` (100 grey),
+    or with ``centre_weighted`` the AF window's median to :data:`WINDOW_TARGET_GREY` (≈ 74 grey). Grey scales with
+    exposure time while the pixels around the median do not clip, so one move lands there."""
+    if centre_weighted:
+        return jump_ratio(median_grey(af_window(image)), WINDOW_TARGET_GREY)
+    return jump_ratio(median_grey(image))
+
+
+__all__ = [
+    "CLIPPED_JUMP",
+    "TARGET_GREY",
+    "WINDOW_GOOD_GREY",
+    "WINDOW_TARGET_GREY",
+    "exposure_error_stops",
+    "exposure_stats",
+    "jump_ratio",
+    "median_grey",
+    "metered_jump_ratio",
+]
