@@ -174,3 +174,33 @@ def test_encoder_weights_reach_the_task_and_a_missing_file_is_a_one_line_error(t
         Perception({"size": 96, "encoder": "cnn", "encoder_weights": str(tmp_path / "missing.pt")}, cam)
     with pytest.raises(SpecError, match="encoder_weights"):
         Perception({"size": 96, "encoder_weights": "random"}, cam)
+
+
+def test_default_descriptor_computes_its_documented_formulas() -> None:
+    """The descriptor's OpenCV paths (histogram, neighbour differences, Laplacian, DFT) give what the layout table
+    says, checked against plain numpy on a textured frame and a cropped (non-contiguous) view of it."""
+    import cv2
+
+    from dasha.vision.descriptor import FFT_SIZE, N_BANDS, _radial_bins, describe
+
+    rng = np.random.default_rng(3)
+    big = cv2.GaussianBlur(rng.integers(0, 256, (300, 300), dtype=np.uint8), (0, 0), 1.5)
+    for img in (big[:256, :256].copy(), big[40:168, 60:188]):
+        out = describe(img)
+        x = img.astype(np.float64)
+        counts = np.bincount(img.ravel(), minlength=256)
+        assert np.allclose(out[0:32], counts.reshape(32, 8).sum(axis=1) / img.size * 4.0)
+        var = x.var()
+        gx, gy = np.diff(x, axis=1), np.diff(x, axis=0)
+        want = np.log10(((gx**2).sum() + (gy**2).sum()) / x.size / (var + 1.0) + 1e-6)
+        assert out[42] == pytest.approx(want, abs=1e-5)
+        lap = x[:-2, 1:-1] + x[2:, 1:-1] + x[1:-1, :-2] + x[1:-1, 2:] - 4.0 * x[1:-1, 1:-1]
+        assert out[62] == pytest.approx(np.log10((lap**2).mean() / (var + 1.0) + 1e-6), abs=1e-5)
+        assert out[63] == pytest.approx(np.median(np.abs(lap[::4, ::4])) / 128.0)
+        s = max(img.shape) / FFT_SIZE
+        xs = cv2.resize(img.astype(np.float32), (round(img.shape[1] / s), round(img.shape[0] / s)),
+                        interpolation=cv2.INTER_AREA) if s > 1 else img.astype(np.float32)  # fmt: skip
+        idx, window, nb = _radial_bins(*xs.shape, N_BANDS)
+        f = np.fft.rfft2((xs.astype(np.float64) - x.mean()) * window)
+        bands = np.bincount(idx, weights=np.abs(f.ravel()) ** 2, minlength=nb + 1)[:nb]
+        assert np.allclose(out[46:58], np.log10(bands / bands.sum() + 1e-9) / 4.0, atol=1e-5)

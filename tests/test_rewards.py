@@ -88,6 +88,9 @@ def test_paper_histogram_is_numpys_over_the_frames_own_range() -> None:
         np.full((16, 16), 7, np.uint8),  # constant frame: numpy's ±0.5 range
         rng.uniform(0, 255, (32, 32)),  # float frames take numpy's path
     ]
+    for _ in range(60):  # every kind of range: the bins are cached per (lowest, highest) grey level
+        lo, hi = sorted(rng.integers(0, 256, 2))
+        frames.append(rng.integers(lo, hi + 1, (24, 40), dtype=np.uint8))
     for frame in frames:
         counts, edges, peak = paper_histogram(frame)
         ref_counts, ref_edges = np.histogram(frame, bins=10)

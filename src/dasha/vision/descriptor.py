@@ -26,6 +26,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from dasha.vision.histogram import grey_levels
+
 DESCRIPTOR_DIM = 64
 N_BANDS = 12
 FFT_SIZE = 128
@@ -50,7 +52,7 @@ def describe(img: np.ndarray) -> np.ndarray:
     """The 64 descriptor features of one uint8 grey frame (float32; layout in the module docstring)."""
     out = np.empty(64, np.float32)
     n = img.size
-    counts = np.bincount(img.ravel(), minlength=256).astype(np.float64)
+    counts = grey_levels(img).astype(np.float64)
     out[0:32] = counts.reshape(32, 8).sum(axis=1) / n * 4.0
     cdf = np.cumsum(counts) / n
     out[32:37] = np.searchsorted(cdf, [0.01, 0.10, 0.50, 0.90, 0.99]) / 255.0
@@ -64,16 +66,15 @@ def describe(img: np.ndarray) -> np.ndarray:
     x = img.astype(np.float32)
     norm = var + 1.0
     level = x
-    for k in range(4):
-        gx = level[:, 1:] - level[:, :-1]
-        gy = level[1:, :] - level[:-1, :]
-        energy = (float(np.dot(gx.ravel(), gx.ravel())) + float(np.dot(gy.ravel(), gy.ravel()))) / level.size
+    for k in range(4):  # Σ of squared neighbour differences along x and along y
+        sq_x = cv2.norm(level[:, 1:], level[:, :-1], cv2.NORM_L2SQR)
+        energy = (sq_x + cv2.norm(level[1:, :], level[:-1, :], cv2.NORM_L2SQR)) / level.size
         out[42 + k] = math.log10(energy / norm + 1e-6)
         if k < 3:
             level = cv2.pyrDown(level)
     out[46:62] = _spectrum(x, mean)
-    lap = x[:-2, 1:-1] + x[2:, 1:-1] + x[1:-1, :-2] + x[1:-1, 2:] - 4.0 * x[1:-1, 1:-1]
-    out[62] = math.log10(float(np.dot(lap.ravel(), lap.ravel())) / lap.size / norm + 1e-6)
+    lap = cv2.Laplacian(x, cv2.CV_32F, ksize=1)[1:-1, 1:-1]  # the 4-neighbour Laplacian of the interior pixels
+    out[62] = math.log10(cv2.norm(lap, cv2.NORM_L2SQR) / lap.size / norm + 1e-6)
     out[63] = float(np.median(np.abs(lap[::4, ::4]))) / 128.0
     return out
 
@@ -85,8 +86,9 @@ def _spectrum(x: np.ndarray, mean: float) -> np.ndarray:
         x = cv2.resize(x, (max(16, round(w / s)), max(16, round(h / s))), interpolation=cv2.INTER_AREA)
     h, w = x.shape
     idx, window, nb = _radial_bins(h, w, N_BANDS)
-    f = np.fft.rfft2((x - mean) * window)
-    power = (f.real**2 + f.imag**2).ravel()
+    f = cv2.dft(np.ascontiguousarray((x - mean) * window, np.float32), flags=cv2.DFT_COMPLEX_OUTPUT)
+    f = f[:, : w // 2 + 1]  # the rFFT half of the real image's spectrum
+    power = (f[..., 0] ** 2 + f[..., 1] ** 2).ravel()
     bands = np.bincount(idx, weights=power, minlength=nb + 1)[:nb]
     total = bands.sum() + 1e-9
     share = np.log10(bands / total + 1e-9)

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from dasha.vision.focus_measures import af_window
+from dasha.vision.histogram import grey_levels
 
 TARGET_GREY = 100.0
 """Grey level the oracle exposure aims the frame's median at (Mono8)."""
@@ -30,14 +31,14 @@ CLIPPED_JUMP = 8.0
 
 def median_grey(image: np.ndarray) -> float:
     """Median grey level of a Mono8 frame (0–255)."""
-    counts = np.bincount(image.ravel(), minlength=256)
+    counts = grey_levels(image)
     return float(np.searchsorted(np.cumsum(counts), image.size / 2))
 
 
 def exposure_stats(image: np.ndarray) -> np.ndarray:
     """Nine brightness statistics of a Mono8 frame: percentiles 1/10/50/90/99 and mean (/255), std (/128),
     fractions of pixels ≤ 2 and ≥ 253."""
-    counts = np.bincount(image.ravel(), minlength=256)
+    counts = grey_levels(image)
     cdf = np.cumsum(counts) / image.size
     pct = np.searchsorted(cdf, [0.01, 0.10, 0.50, 0.90, 0.99]) / 255.0
     levels = np.arange(256.0)
