@@ -33,19 +33,11 @@ def module_ids(task: str) -> dict[str, str]:
     return {task: "default_policy"}
 
 
-def export_policy(
-    algo: Any,
-    spec: Any,
-    out: Path,
-    history: list[dict[str, Any]] | None = None,
-    env_class: type | None = None,
-    variant: str | None = None,
-    init_from: list[str] | None = None,
-) -> Path:
-    """Write ``policy.json`` and one ``.pt`` per module from the learner's current weights (+ training log);
-    ``init_from``: the policy directories the run started from (recorded in the training summary)."""
+def export_policy(algo: Any, spec: Any, out: Path, **kw: Any) -> Path:
+    """Write ``policy.json`` and one ``.pt`` per module from the learner's current weights; ``kw`` as
+    :func:`export_weights` takes them (training log, env class, variant, the ``init_from`` directories)."""
     state = algo.learner_group.get_state(components="learner/rl_module")["learner"]["rl_module"]
-    return export_weights(state, spec, out, history, env_class, variant, init_from)
+    return export_weights(state, spec, out, **kw)
 
 
 def export_weights(
@@ -58,7 +50,8 @@ def export_weights(
     init_from: list[str] | None = None,
 ) -> Path:
     """Write a policy directory from RLlib module weights (module id → ``net.…`` parameter → array): each file
-    atomically (temporary file, then rename), ``policy.json`` last."""
+    atomically (temporary file, then rename), ``policy.json`` last; ``history`` is the training log,
+    ``init_from`` the policy directories the run started from (recorded in the training summary)."""
     import io
 
     import torch
