@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dasha.envs.rewards import well_exposed
-from dasha.vision.histogram import paper_histogram
-from dasha.vision.metering import jump_ratio, median_grey
+from dasha.vision.histogram import grey_levels, paper_histogram_of_levels
+from dasha.vision.metering import jump_ratio, median_of_levels
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,12 @@ class Measurement:
 
     @classmethod
     def of(cls, image: np.ndarray) -> Measurement:
-        """Statistics of a Mono8 frame."""
+        """Statistics of a Mono8 frame, all from one count of its grey levels."""
+        levels = grey_levels(image)
         n = image.size
-        dark, bright = np.count_nonzero(image <= 2) / n, np.count_nonzero(image >= 253) / n
-        return cls(float(image.mean()), float(dark), float(bright), median_grey(image), paper_histogram(image)[2])
+        mean = float(levels @ np.arange(256.0)) / n
+        dark, bright = float(levels[:3].sum()) / n, float(levels[253:].sum()) / n
+        return cls(mean, dark, bright, median_of_levels(levels), paper_histogram_of_levels(levels)[2])
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,17 @@ CLIPPED_JUMP = 8.0
 
 def median_grey(image: np.ndarray) -> float:
     """Median grey level of a Mono8 frame (0–255)."""
-    counts = grey_levels(image)
-    return float(np.searchsorted(np.cumsum(counts), image.size / 2))
+    return median_of_levels(grey_levels(image))
+
+
+def median_of_levels(levels: np.ndarray) -> float:
+    """Median grey level (0–255) of a Mono8 frame from its 256 level counts (:func:`grey_levels`)."""
+    return float(np.searchsorted(np.cumsum(levels), levels.sum() / 2))
+
+
+def _clipped(median: float) -> bool:
+    """A median grey level that says only which way to go (≤ 1 or ≥ 254 grey)."""
+    return median <= 1 or median >= 254
 
 
 def exposure_stats(image: np.ndarray) -> np.ndarray:
@@ -55,7 +64,7 @@ def exposure_error_stops(image: np.ndarray, centre_weighted: bool = False) -> fl
     not the background, exposed.
     """
     m = median_grey(af_window(image) if centre_weighted else image)
-    if m <= 1 or m >= 254:
+    if _clipped(m):
         return CLIPPED_STOPS
     if centre_weighted:
         lo, hi = WINDOW_GOOD_GREY
@@ -67,10 +76,8 @@ def jump_ratio(median: float, target: float = TARGET_GREY) -> float:
     """The exposure factor that, on a linear sensor, moves a median grey level ``median`` (0–255) to ``target``:
     target / median, or ×/÷ :data:`CLIPPED_JUMP` towards the range when the median is clipped (≤ 1 or ≥ 254 grey;
     the frame then says only which way to go). Dimensionless (multiply the exposure in µs by it)."""
-    if median >= 254:
-        return 1.0 / CLIPPED_JUMP
-    if median <= 1:
-        return CLIPPED_JUMP
+    if _clipped(median):
+        return 1.0 / CLIPPED_JUMP if median >= 254 else CLIPPED_JUMP
     return target / median
 
 
@@ -92,5 +99,6 @@ __all__ = [
     "exposure_stats",
     "jump_ratio",
     "median_grey",
+    "median_of_levels",
     "metered_jump_ratio",
 ]
