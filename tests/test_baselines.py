@@ -72,7 +72,7 @@ def test_af_baselines_focus_an_easy_scene_without_ground_truth(name: str) -> Non
         cam.lens.voltage = 46.5
         perception = blind_perception(cam)
         first = perception.capture()
-        steps, _ = autofocus_loop(perception, make_autofocus(name, af_params(perception)), first)
+        steps = autofocus_loop(perception, make_autofocus(name, af_params(perception)), first)
         assert all(s.frame.truth is None for s in [first, *steps])
         wins += abs(cam.lens.voltage - cam.in_focus_voltage()) * cam.optics.px_per_diopter <= 2.0  # judged here
     assert wins >= (2 if name in ("cdaf", "curve_fit") else 3), name
@@ -86,7 +86,7 @@ def test_ae_baselines_expose_an_easy_scene_without_ground_truth(name: str) -> No
         perception = blind_perception(cam)
         method = make_autoexposure(name)
         first = perception.capture()
-        steps, _ = autoexposure_loop(perception, method, first)
+        steps = autoexposure_loop(perception, method, first)
         last = (steps or [first])[-1]
         assert last.frame.truth is None and well_exposed(paper_histogram(last.frame.image)[2]), (name, start)
         assert method.moves <= method.params.max_frames and len(steps) == method.moves

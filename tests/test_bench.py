@@ -165,6 +165,50 @@ def test_a_policy_runs_in_the_suite_world_with_its_own_observation_settings(tmp_
     assert (cfg.scenes, cfg.goal_blur_px, cfg.detector) == (EVAL_SCENES, 2.0, "estimated-focus")  # the suite's world
 
 
+@pytest.mark.parametrize("name", ["dfd", "brent", "dasha_policy", "mean_luminance", "metered_jump+dfd"])
+def test_ms_per_step_counts_each_computation_once(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every feature costs a known (fake) time: an episode's compute is exactly their sum, however the method nests
+    them (a feature read inside a decision, the descriptor shared by the defocus estimate, an observation built
+    from features) — nothing counted twice, nothing left out."""
+    import dasha.baselines.loops as loops
+    import dasha.envs.perception as perception_module
+    from dasha.vision.encoders import DescriptorEncoder
+
+    now = [0.0]
+    calls: dict[str, int] = {}
+    costs = {"features": 0.25, "defocus": 1.0, "tenengrad": 0.125, "fit": 0.0625, "measurement": 0.5}
+
+    def costly(key: str, fn: object) -> object:
+        def timed(*args: object, **kwargs: object) -> object:
+            calls[key] = calls.get(key, 0) + 1
+            out = fn(*args, **kwargs)  # type: ignore[operator]
+            now[0] += costs[key]
+            return out
+
+        return timed
+
+    class FakeTime:
+        @staticmethod
+        def perf_counter() -> float:
+            return now[0]
+
+    monkeypatch.setattr(perception_module, "time", FakeTime)
+    monkeypatch.setattr(DescriptorEncoder, "_encode", costly("features", DescriptorEncoder._encode))
+    monkeypatch.setattr(perception_module, "defocus_estimate", costly("defocus", perception_module.defocus_estimate))
+    monkeypatch.setattr(perception_module, "tenengrad", costly("tenengrad", perception_module.tenengrad))
+    monkeypatch.setattr(perception_module, "fit_focus", costly("fit", perception_module.fit_focus))
+    of = loops.Measurement.of
+    monkeypatch.setattr(loops.Measurement, "of", staticmethod(costly("measurement", of)))
+    suite = "joint" if "+" in name else "ae" if name == "mean_luminance" else "af"
+    player = make_player(suite, name, Path(__file__).resolve().parents[1] / "policies")
+    env = env_for(player, suite, suite_config(suite, BenchOptions()))
+    for i in range(3):
+        calls.clear()
+        result = player.play(env, 11 + i, i)
+        expected = sum(costs[k] * n for k, n in calls.items())
+        assert calls and result.ms_per_step * (result.steps + 1) == pytest.approx(1e3 * expected, abs=1e-6)
+
+
 def test_nets_are_given_to_every_pipeline_alike(tmp_path: Path) -> None:
     """`dasha` is `dasha_policy` with the deployed nets; every classical pipeline has a `+nets` row with the very
     same budgets; the rows without the suffix run with none."""

@@ -181,7 +181,7 @@ def test_default_descriptor_computes_its_documented_formulas() -> None:
     says, checked against plain numpy on a textured frame and a cropped (non-contiguous) view of it."""
     import cv2
 
-    from dasha.vision.descriptor import FFT_SIZE, N_BANDS, _radial_bins, describe
+    from dasha.vision.descriptor import FFT_SIZE, FOCUS_FEATURES, N_BANDS, _radial_bins, describe, describe_focus
 
     rng = np.random.default_rng(3)
     big = cv2.GaussianBlur(rng.integers(0, 256, (300, 300), dtype=np.uint8), (0, 0), 1.5)
@@ -204,3 +204,4 @@ def test_default_descriptor_computes_its_documented_formulas() -> None:
         f = np.fft.rfft2((xs.astype(np.float64) - x.mean()) * window)
         bands = np.bincount(idx, weights=np.abs(f.ravel()) ** 2, minlength=nb + 1)[:nb]
         assert np.allclose(out[46:58], np.log10(bands / bands.sum() + 1e-9) / 4.0, atol=1e-5)
+        assert np.array_equal(describe_focus(img), out[FOCUS_FEATURES])  # the focus part alone: the same values

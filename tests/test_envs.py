@@ -192,6 +192,30 @@ def test_centre_weighted_exposure_error_is_zero_where_the_detector_works() -> No
     assert exposure_error_stops(frame(70)) == pytest.approx(1.0)  # the whole frame: median 200 vs 100
 
 
+def test_a_shot_counts_its_grey_levels_once_for_its_histogram_and_statistics(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The paper histogram (counts, edges, P) and the nine exposure statistics of a shot are those of its frame,
+    from one count of its grey levels, however often they are read (the exposure observation reads the previous
+    frame's statistics again at every step)."""
+    import dasha.envs.perception as perception_module
+    from dasha.vision.histogram import grey_levels, paper_histogram
+    from dasha.vision.metering import exposure_stats
+
+    counted: list[int] = []
+    monkeypatch.setattr(perception_module, "grey_levels", lambda img: counted.append(1) or grey_levels(img))
+    env = gym.make("dasha/Exposure-v0", config=EnvConfig(size=128)).unwrapped
+    for seed in range(5):
+        env.reset(seed=seed)
+        env.world.camera.exposure_us = float(EXPOSURE_TABLE[seed * 7])
+        shot = env.perception.capture()
+        counted.clear()
+        for _ in range(3):
+            counts, edges, peak = paper_histogram(shot.frame.image)
+            assert np.array_equal(shot.counts, counts) and np.array_equal(shot.edges, edges) and shot.peak == peak
+            assert np.array_equal(shot.exposure_stats, exposure_stats(shot.frame.image))
+            exposure_observation(env.perception, shot, shot, 1)
+        assert len(counted) == 1
+
+
 def test_metered_jumps_land_the_median_where_they_aim() -> None:
     """``exposure_meter_actions``: action 33 brings an unclipped frame's median to 100 grey in one move, action 34
     the AF window's to ≈ 74 (the simulated sensor is linear; shot noise and the 8-bit cut leave a few %); from a

@@ -4,8 +4,9 @@ Every episode starts from the env's start settings; the policy acts greedily unt
 ends the episode by the method's own rule (paper: the detector, or the no-reference ``estimated-focus`` test). As
 deployed, a lens phase that ends on a frame failing the acceptance test is followed by the safety nets
 (:mod:`dasha.envs.safety_nets`). Success is judged on the final frame (:data:`SUCCESS`). ``mean_steps`` counts commands
-(exposure and lens moves); ``ms_per_step`` is everything the method computes per frame it sees (features, decision,
-and the detector when the method calls it — reported apart as ``detector_ms_per_step``), excluding capture;
+(exposure and lens moves); ``ms_per_step`` is everything the method computes per frame it sees (features,
+observations, decisions, and the detector when the method calls it — reported apart as ``detector_ms_per_step``),
+each counted once (:class:`~dasha.envs.perception.ComputeClock`), excluding capture;
 ``rig_seconds`` converts each successful episode to wall time on two rig models (``paper``: 4.5 s per step, as the
 original code's 3 s sleeps; ``fast``: frame time max(exposure, 20 ms) + 15 ms per lens move).
 
@@ -18,7 +19,6 @@ an unrecovered one (:data:`~dasha.camera.resilient.DEVICE_FAULTS`) is reported a
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -149,27 +149,22 @@ def faulted_result(env: Any, index: int, exc: BaseException) -> EpisodeResult:
 
 
 def _run_episode(policy: Policy, env: Any, seed: int, index: int) -> EpisodeResult:
-    decide_s = 0.0
-    if policy.task == "joint":
-        obs, _ = env.reset(seed=seed)
-        done = False
-        while not done:
+    obs, _ = env.reset(seed=seed)
+    compute = env.perception.compute  # the decisions count with the features and observations they read
+    done = False
+    while not done:
+        if policy.task == "joint":
             ((agent, o),) = obs.items()
-            t0 = time.perf_counter()
-            action = policy.act(module_of(agent), o)
-            decide_s += time.perf_counter() - t0
+            with compute:
+                action = policy.act(module_of(agent), o)
             obs, _, term, trunc, _ = env.step({agent: action})
             done = term["__all__"] or trunc["__all__"]
-    else:
-        obs, _ = env.reset(seed=seed)
-        done = False
-        while not done:
-            t0 = time.perf_counter()
-            action = policy.act(policy.task, obs)
-            decide_s += time.perf_counter() - t0
+        else:
+            with compute:
+                action = policy.act(policy.task, obs)
             obs, _, term, trunc, _ = env.step(action)
             done = term or trunc
-    return episode_result(env, index, policy.task, decide_s)
+    return episode_result(env, index, policy.task)
 
 
 def wilson_interval(successes: int, n: int) -> tuple[float, float]:
@@ -198,17 +193,18 @@ def judge(perception: Perception, kind: str) -> tuple[bool, bool | None, bool | 
     return bool(detected and focused), detected, focused
 
 
-def episode_result(env: Any, index: int, kind: str, decide_s: float = 0.0) -> EpisodeResult:
+def episode_result(env: Any, index: int, kind: str) -> EpisodeResult:
     """Summarise ``env``'s current episode (its ``perception`` and ``world``; shared by policies and baselines) and
     judge its final frame.
 
-    ``ms_per_step`` is everything the method computed — ``decide_s`` (its decisions) plus perception's feature and
-    detector time, which only grow when the method asks for a feature or a detection — per frame it saw.
-    The judge's own detector call on the final frame, if the method never made it, is not counted.
+    ``ms_per_step`` is everything the method computed per frame it saw — ``perception.compute``, the clock its
+    features, observations, decisions and detector calls ran on (each counted once, however they nest); it only
+    grows when the method asks for something. The judge's own detector call on the final frame, if the method never
+    made it, is not counted.
     """
     perception, episode = env.perception, env.world.episode
     frames = perception.frames
-    compute_s, detector_s = decide_s + perception.perception_s, perception.detector_s
+    compute_s, detector_s = perception.compute.seconds, perception.detector_s
     success, detected, focused = judge(perception, kind)
     last = frames[-1]
     exp_moves, lens_moves = _count_moves(frames)
@@ -235,7 +231,7 @@ def episode_result(env: Any, index: int, kind: str, decide_s: float = 0.0) -> Ep
         final_lens_v=last.lens_v,
         final_peak=float(paper_histogram(last.image)[2]),
         final_blur_px=float(truth.blur_px) if truth is not None else math.nan,
-        ms_per_step=1e3 * (compute_s + detector_s) / n,
+        ms_per_step=1e3 * compute_s / n,
         detector_ms_per_step=1e3 * detector_s / n,
         object_clipped_fraction=clipped,
         rig_seconds=rig_seconds(frames),

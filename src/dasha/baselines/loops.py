@@ -2,9 +2,10 @@
 
 They work on a :class:`~dasha.envs.perception.Perception`'s camera — any camera that reports its calibration: the
 simulator, a replay, a hardware backend — and never read ground truth. Each returns the frames it captured (after the
-one it started from) and the seconds the method spent deciding (the features perception computes on request are timed
-by perception itself). :func:`focus_method` runs any AF baseline or ``dfd`` by name, :func:`classical_nets` the deployed
-safety nets after it: the bench and ``dasha run --method`` use the very same functions.
+one it started from); the method's decisions, with the measurements they read, count on ``perception.compute``
+(:class:`~dasha.envs.perception.ComputeClock`), as the agents' do. :func:`focus_method` runs any AF baseline or
+``dfd`` by name, :func:`classical_nets` the deployed safety nets after it: the bench and ``dasha run --method`` use
+the very same functions.
 
 The AF baselines' stopping tolerance follows from the success criterion: ``tol_v`` is the half-width of the in-focus
 zone (blur ≤ 2 px) at the middle of the searched range, from the camera's optics and its lens curve
@@ -15,7 +16,6 @@ holds only in-focus voltages, so a tighter tolerance would only buy moves.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 
 from dasha.baselines.autoexposure import AUTOEXPOSURE_METHODS, AutoExposureMethod, Measurement, make_autoexposure
@@ -71,31 +71,29 @@ def make_dfd(perception: Perception) -> DepthFromDefocus:
 
 
 def _lens_loop(perception: Perception, first: Shot, start: Callable[[Shot], Command], step: Callable[[Shot], Command],
-               done: Done | None) -> tuple[list[Shot], float]:  # fmt: skip
+               done: Done | None) -> list[Shot]:  # fmt: skip
     """Drive the lens as a method's ``start`` / ``step`` commands say, until it is done or ``done`` holds."""
     lens = perception.camera.lens
     assert lens is not None
     steps: list[Shot] = []
     if done is not None and done(first):
-        return steps, 0.0
-    t0 = time.perf_counter()
-    command = start(first)
-    decide = time.perf_counter() - t0
+        return steps
+    with perception.compute:
+        command = start(first)
     while True:
         if command.lens_v is not None:
             perception.move_lens(lens.limits.clip(command.lens_v))
             steps.append(perception.capture())
             if done is not None and done(steps[-1]):
-                return steps, decide
+                return steps
         if command.done:
-            return steps, decide
-        t0 = time.perf_counter()
-        command = step(steps[-1])
-        decide += time.perf_counter() - t0
+            return steps
+        with perception.compute:
+            command = step(steps[-1])
 
 
-def autofocus_loop(perception: Perception, method: AutofocusMethod, first: Shot, done: Done | None = None) -> tuple[
-        list[Shot], float]:  # fmt: skip
+def autofocus_loop(perception: Perception, method: AutofocusMethod, first: Shot,
+                   done: Done | None = None) -> list[Shot]:  # fmt: skip
     """Run an AF baseline from the frame ``first`` (taken at the current lens setting).
 
     The method sees only focus scores of the AF window; ``done`` (e.g. "the detector finds the object") ends the
@@ -108,44 +106,42 @@ def autofocus_loop(perception: Perception, method: AutofocusMethod, first: Shot,
                       lambda s: method.step(focus_score(s)), done)  # fmt: skip
 
 
-def dfd_loop(perception: Perception, method: DepthFromDefocus, first: Shot, done: Done | None = None) -> tuple[
-        list[Shot], float]:  # fmt: skip
+def dfd_loop(perception: Perception, method: DepthFromDefocus, first: Shot,
+             done: Done | None = None) -> list[Shot]:  # fmt: skip
     """Run ``dfd`` from the frame ``first``; same contract as :func:`autofocus_loop`. A lens outside the range the
     agents start from is parked first (:func:`~dasha.envs.phases.home_lens`), as for the agents."""
     lens = perception.camera.lens
     if lens is None:
         raise ValueError("dfd needs a camera with a lens")
     if done is not None and done(first):
-        return [], 0.0
+        return []
     homed = home_lens(perception)
     if homed is not None and done is not None and done(homed):
-        return [homed], 0.0
+        return [homed]
 
     def measure(step: Shot) -> tuple[float, float, float]:
         volts = float(step.frame.lens_setting if step.frame.lens_setting is not None else lens.setting)
         return volts, 3.0 * perception.blur_feature(step), (perception.side_feature(step) + 1.0) / 2.0
 
-    steps, decide = _lens_loop(perception, homed or first, lambda s: method.start(*measure(s)),
-                               lambda s: method.step(*measure(s)), done)  # fmt: skip
-    return ([homed] if homed is not None else []) + steps, decide
+    steps = _lens_loop(perception, homed or first, lambda s: method.start(*measure(s)),
+                       lambda s: method.step(*measure(s)), done)  # fmt: skip
+    return ([homed] if homed is not None else []) + steps
 
 
-def autoexposure_loop(perception: Perception, method: AutoExposureMethod, first: Shot) -> tuple[list[Shot], float]:
+def autoexposure_loop(perception: Perception, method: AutoExposureMethod, first: Shot) -> list[Shot]:
     """Run an AE baseline from the frame ``first``, within the camera's and our exposure range."""
     cam = perception.camera
     method.params.min_us, method.params.max_us = exposure_range_us(cam)  # the range our policy has
     steps: list[Shot] = []
-    t0 = time.perf_counter()
-    command = method.start(cam.exposure_us, Measurement.of(first.frame.image))
-    decide = time.perf_counter() - t0
+    with perception.compute:
+        command = method.start(cam.exposure_us, Measurement.of(first.frame.image))
     while not command.done:
         assert command.exposure_us is not None and math.isfinite(command.exposure_us)
         cam.exposure_us = command.exposure_us
         steps.append(perception.capture())
-        t0 = time.perf_counter()
-        command = method.step(Measurement.of(steps[-1].frame.image))
-        decide += time.perf_counter() - t0
-    return steps, decide
+        with perception.compute:
+            command = method.step(Measurement.of(steps[-1].frame.image))
+    return steps
 
 
 FOCUS_METHODS: tuple[str, ...] = (*AUTOFOCUS_METHODS, "dfd")
@@ -154,17 +150,15 @@ EXPOSURE_METHODS: tuple[str, ...] = tuple(AUTOEXPOSURE_METHODS)
 """Every classical exposure method by name."""
 
 
-def focus_method(
-    perception: Perception, method: str, first: Shot, done: Done | None = None
-) -> tuple[list[Shot], float]:
-    """A classical lens phase by name (an AF baseline or ``dfd``) from ``first``; (frames, decision seconds)."""
+def focus_method(perception: Perception, method: str, first: Shot, done: Done | None = None) -> list[Shot]:
+    """A classical lens phase by name (an AF baseline or ``dfd``) from ``first``: the frames it captured."""
     if method == "dfd":
         return dfd_loop(perception, make_dfd(perception), first, done)
     return autofocus_loop(perception, make_autofocus(method, af_params(perception)), first, done)
 
 
-def exposure_method(perception: Perception, method: str, first: Shot) -> tuple[list[Shot], float]:
-    """A classical AE baseline by name from ``first``; (frames, decision seconds)."""
+def exposure_method(perception: Perception, method: str, first: Shot) -> list[Shot]:
+    """A classical AE baseline by name from ``first``: the frames it captured."""
     return autoexposure_loop(perception, make_autoexposure(method), first)
 
 

@@ -72,10 +72,10 @@ class AutofocusPlayer:
         env.reset(seed=seed, options={"home_lens": False})  # the episode start; dfd homes the lens itself
         perception = env.perception
         first = perception.shots[-1]
-        shots, decide = focus_method(perception, self.method, first)
+        shots = focus_method(perception, self.method, first)
         if self.nets:
             classical_nets(perception, [first, *shots], bracket_frames=0)
-        return episode_result(env, index, "focus", decide)
+        return episode_result(env, index, "focus")
 
 
 @dataclass
@@ -88,8 +88,8 @@ class AutoExposurePlayer:
     @reports_faults
     def play(self, env: Any, seed: int, index: int) -> EpisodeResult:
         env.reset(seed=seed)
-        _, decide = exposure_method(env.perception, self.method, env.perception.shots[-1])
-        return episode_result(env, index, "exposure", decide)
+        exposure_method(env.perception, self.method, env.perception.shots[-1])
+        return episode_result(env, index, "exposure")
 
 
 @dataclass
@@ -107,16 +107,16 @@ class JointBaselinePlayer:
     def play(self, env: Any, seed: int, index: int) -> EpisodeResult:
         env.reset(seed=seed)
         perception = env.perception
-        _, d1 = exposure_method(perception, self.ae, perception.shots[-1])
+        exposure_method(perception, self.ae, perception.shots[-1])
         handover = perception.shots[-1]
 
         def found(shot: Shot) -> bool:
             return perception.accepted(shot)
 
-        shots, d2 = focus_method(perception, self.af, handover, found)
+        shots = focus_method(perception, self.af, handover, found)
         if self.nets:
             classical_nets(perception, [handover, *shots], found)
-        return episode_result(env, index, "joint", d1 + d2)
+        return episode_result(env, index, "joint")
 
 
 @dataclass

@@ -57,7 +57,6 @@ import gymnasium as gym
 import numpy as np
 
 from dasha.envs.perception import Perception, Shot
-from dasha.vision.metering import exposure_stats
 
 FOCUS_SUMMARY_DIM = 20
 EXPOSURE_SUMMARY_DIM = 2 * 9 + 5
@@ -84,23 +83,25 @@ def focus_observation_space(perception: Perception) -> gym.spaces.Box:
 
 
 def exposure_observation(perception: Perception, shot: Shot, prev: Shot | None, t: int) -> np.ndarray:
-    """High-level / exposure observation of ``shot`` after ``t`` moves (``prev``: the frame before, if any)."""
-    cfg = perception.config
-    if cfg.mode == "paper":
-        counts, edges = shot.counts, shot.edges
-        if cfg.obs_hist_fractions:  # observation normalisation (EnvConfig.obs_hist_fractions)
-            counts, edges = counts / max(float(counts.sum()), 1.0), edges / 255.0
-        return np.concatenate([shot.features, counts, edges]).astype(np.float32)
-    p = prev or shot
-    e, e_prev = log_exposure(shot.frame.exposure_us), log_exposure(p.frame.exposure_us)
-    parts = [
-        exposure_stats(shot.frame.image),
-        exposure_stats(p.frame.image),
-        np.asarray([e, e_prev, e - e_prev, t / cfg.exposure_horizon, float(prev is not None)], np.float32),
-    ]
-    if cfg.obs_latent:
-        parts.append(shot.features)
-    return np.concatenate(parts).astype(np.float32)
+    """High-level / exposure observation of ``shot`` after ``t`` moves (``prev``: the frame before, if any); its
+    compute counts on ``perception.compute``."""
+    with perception.compute:
+        cfg = perception.config
+        if cfg.mode == "paper":
+            counts, edges = shot.counts, shot.edges
+            if cfg.obs_hist_fractions:  # observation normalisation (EnvConfig.obs_hist_fractions)
+                counts, edges = counts / max(float(counts.sum()), 1.0), edges / 255.0
+            return np.concatenate([shot.features, counts, edges]).astype(np.float32)
+        p = prev or shot
+        e, e_prev = log_exposure(shot.frame.exposure_us), log_exposure(p.frame.exposure_us)
+        parts = [
+            shot.exposure_stats,
+            p.exposure_stats,
+            np.asarray([e, e_prev, e - e_prev, t / cfg.exposure_horizon, float(prev is not None)], np.float32),
+        ]
+        if cfg.obs_latent:
+            parts.append(shot.features)
+        return np.concatenate(parts).astype(np.float32)
 
 
 def focus_observation(
@@ -108,28 +109,29 @@ def focus_observation(
     history: Sequence[Shot] = (),
 ) -> np.ndarray:  # fmt: skip
     """Low-level / focus observation of ``shot`` after ``t`` moves; ``history``: the lens phase's frames so far,
-    ending with ``shot`` (default: ``prev`` and ``shot``)."""
-    cfg = perception.config
-    if cfg.mode == "paper":
-        return shot.features.astype(np.float32)
-    p, b = prev or shot, best or shot
-    fit = perception.focus_fit(history or ([prev, shot] if prev is not None else [shot]))
-    v, v_prev, v_best = (s.frame.lens_v or 0.0 for s in (shot, p, b))
-    blur, blur_prev, blur_best = (perception.blur_feature(s) for s in (shot, p, b))
-    sharp, sharp_prev, sharp_best = (perception.sharpness_feature(s) for s in (shot, p, b))
-    summary = [
-        blur, blur_prev, blur - blur_prev, blur_best, perception.frame_blur_feature(shot),
-        sharp / 4.0, sharp - sharp_prev, sharp_best - sharp,
-        (v - LENS_CENTER_V) / LENS_HALF_SPAN_V, (v_prev - LENS_CENTER_V) / LENS_HALF_SPAN_V,
-        (v - v_prev) / 2.0, (v_best - v) / 2.0,
-        t / cfg.lens_horizon, float(prev is not None),
-        perception.side_feature(shot), perception.side_feature(p),
-        (fit.best_v - v) / 2.0, (fit.other_v - v) / 2.0, fit.best_rms, fit.other_rms,
-    ]  # fmt: skip
-    parts = [np.asarray(summary, np.float32)]
-    if cfg.obs_latent:
-        parts.append(shot.features)
-    return np.concatenate(parts).astype(np.float32)
+    ending with ``shot`` (default: ``prev`` and ``shot``); its compute counts on ``perception.compute``."""
+    with perception.compute:
+        cfg = perception.config
+        if cfg.mode == "paper":
+            return shot.features.astype(np.float32)
+        p, b = prev or shot, best or shot
+        fit = perception.focus_fit(history or ([prev, shot] if prev is not None else [shot]))
+        v, v_prev, v_best = (s.frame.lens_v or 0.0 for s in (shot, p, b))
+        blur, blur_prev, blur_best = (perception.blur_feature(s) for s in (shot, p, b))
+        sharp, sharp_prev, sharp_best = (perception.sharpness_feature(s) for s in (shot, p, b))
+        summary = [
+            blur, blur_prev, blur - blur_prev, blur_best, perception.frame_blur_feature(shot),
+            sharp / 4.0, sharp - sharp_prev, sharp_best - sharp,
+            (v - LENS_CENTER_V) / LENS_HALF_SPAN_V, (v_prev - LENS_CENTER_V) / LENS_HALF_SPAN_V,
+            (v - v_prev) / 2.0, (v_best - v) / 2.0,
+            t / cfg.lens_horizon, float(prev is not None),
+            perception.side_feature(shot), perception.side_feature(p),
+            (fit.best_v - v) / 2.0, (fit.other_v - v) / 2.0, fit.best_rms, fit.other_rms,
+        ]  # fmt: skip
+        parts = [np.asarray(summary, np.float32)]
+        if cfg.obs_latent:
+            parts.append(shot.features)
+        return np.concatenate(parts).astype(np.float32)
 
 
 FOCUS_FEATURES: tuple[str, ...] = (

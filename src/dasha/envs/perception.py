@@ -4,9 +4,10 @@
 backend) and reads the focus model from **that camera's calibration** at every use — ``camera.optics`` (focal length,
 f-number, pixel pitch: it follows an f-number change) and ``camera.lens.curve`` (drive → dpt), as the controllers
 believe it (``EnvConfig.calibration_error``). It never reads ground truth, except the ``in-focus`` judge (simulator
-only), which says so. Features are computed when first asked for and timed (``perception_s``, ``detector_s``), so a
-method that never asks pays nothing. The observation layouts built from these features are in
-:mod:`dasha.envs.observations`.
+only), which says so. Features are computed when first asked for, so a method that never asks pays nothing; what a
+method computes is counted once on :attr:`Perception.compute` (a :class:`ComputeClock`: features, observations,
+decisions and the detector, however they nest), the detector's part also on ``detector_s``. The observation layouts
+built from these features are in :mod:`dasha.envs.observations`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from dasha.vision.blur_estimator import FRAME_PX, defocus_estimate
 from dasha.vision.descriptor import DESCRIPTOR_DIM
 from dasha.vision.encoders import make_encoder
 from dasha.vision.focus_measures import af_window, tenengrad
-from dasha.vision.histogram import paper_histogram
+from dasha.vision.histogram import grey_levels, paper_histogram, paper_histogram_of_levels
+from dasha.vision.metering import exposure_stats_of_levels
 
 IOU_THRESHOLD = 0.5
 ON_OBJECT = 0.5
@@ -56,16 +58,50 @@ def on_object(box: Sequence[float], object_box: Sequence[float]) -> bool:
     return area > 0 and inter >= ON_OBJECT * area
 
 
+class ComputeClock:
+    """Seconds of compute, counted once however timed regions nest: a feature computed inside a decision, or an
+    observation built from features, adds its time once (only the outermost region is timed).
+
+    Use as a context manager: ``with perception.compute: ...``; :attr:`seconds` is the total since the last
+    :meth:`reset`.
+    """
+
+    __slots__ = ("_depth", "_t0", "seconds")
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._depth = 0
+        self._t0 = 0.0
+
+    def __enter__(self) -> ComputeClock:
+        if self._depth == 0:
+            self._t0 = time.perf_counter()
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self.seconds += time.perf_counter() - self._t0
+
+    def reset(self) -> None:
+        """Start counting from zero (an episode start)."""
+        self.seconds = 0.0
+
+
 class Shot:
     """One captured frame and what perception has computed from it so far (each feature on first use, cached)."""
 
-    __slots__ = ("_features", "_histogram", "defocus", "detected", "frame", "perception", "window_sharpness")
+    __slots__ = ("_features", "_histogram", "_levels", "_stats", "defocus", "detected", "frame", "perception",
+                 "window_sharpness")  # fmt: skip
 
     def __init__(self, frame: Frame, perception: Perception) -> None:
         self.frame = frame
         self.perception = perception
         self._features: np.ndarray | None = None
         self._histogram: tuple[np.ndarray, np.ndarray, float] | None = None
+        self._levels: np.ndarray | None = None
+        self._stats: np.ndarray | None = None
         self.defocus: tuple[float, float] | None = None
         """Object defocus estimate ``(log(1 + blur px) / 3, P(front focus))``, computed on first use."""
         self.window_sharpness: float | None = None
@@ -80,16 +116,33 @@ class Shot:
     def features(self) -> np.ndarray:
         """The encoder's latent of the frame (float32 ``[dim]``)."""
         if self._features is None:
-            t0 = time.perf_counter()
-            self._features = self.perception.encoder.encode(self.frame.image)[0]
-            self.perception.perception_s += time.perf_counter() - t0
+            with self.perception.compute:
+                self._features = self.perception.encoder.encode(self.frame.image)[0]
         return self._features
+
+    @property
+    def levels(self) -> np.ndarray:
+        """The frame's 256 grey-level counts (:func:`~dasha.vision.histogram.grey_levels`; Mono8 frames), counted
+        once for the paper histogram and the exposure statistics."""
+        if self._levels is None:
+            with self.perception.compute:
+                self._levels = grey_levels(self.frame.image)
+        return self._levels
+
+    @property
+    def exposure_stats(self) -> np.ndarray:
+        """The nine brightness statistics of :func:`~dasha.vision.metering.exposure_stats` (float32)."""
+        if self._stats is None:
+            with self.perception.compute:
+                self._stats = exposure_stats_of_levels(self.levels)
+        return self._stats
 
     def _hist(self) -> tuple[np.ndarray, np.ndarray, float]:
         if self._histogram is None:
-            t0 = time.perf_counter()
-            self._histogram = paper_histogram(self.frame.image)
-            self.perception.perception_s += time.perf_counter() - t0
+            with self.perception.compute:
+                image = self.frame.image
+                uint8 = image.dtype == np.uint8 and image.ndim == 2
+                self._histogram = paper_histogram_of_levels(self.levels) if uint8 else paper_histogram(image)
         return self._histogram
 
     @property
@@ -131,7 +184,8 @@ class Perception:
         shots: the current episode's frames with their perception (the first is the free start frame).
         reference_boxes: the boxes a detection must overlap (IoU ≥ 0.5) to count — the simulated world sets them
             from the sharp render; empty on a live camera (any box counts).
-        perception_s: seconds spent on features since the episode started; ``detector_s``: in the detector.
+        compute: the :class:`ComputeClock` of everything computed for the method since the episode started
+            (features, observations, decisions, the detector); ``detector_s``: the detector's part of it.
     """
 
     def __init__(self, config: EnvConfig | dict[str, Any] | None, camera: Camera) -> None:
@@ -145,7 +199,7 @@ class Perception:
         self.camera = camera
         self.shots: list[Shot] = []
         self.reference_boxes: list[Box] = []
-        self.perception_s = 0.0
+        self.compute = ComputeClock()
         self.detector_s = 0.0
         self.retry: resilient.RetryPolicy = resilient.DEFAULT_RETRY
         """How captures and lens commands are retried on a device fault."""
@@ -160,7 +214,8 @@ class Perception:
         """Forget the previous episode's frames and timings (the frame size learnt from the camera is kept)."""
         self.shots = []
         self._previous = None
-        self.perception_s = self.detector_s = 0.0
+        self.compute.reset()
+        self.detector_s = 0.0
 
     @property
     def frames(self) -> list[Frame]:
@@ -238,10 +293,11 @@ class Perception:
         ≤ :data:`ACCEPT_BLUR_PX` and the histogram is suitable (no ground truth).
         """
         if shot.detected is None:
-            t0 = time.perf_counter()
-            shot.detected = (self._detect(shot),)
-            if self.detector is not None:
-                self.detector_s += time.perf_counter() - t0
+            with self.compute:
+                t0 = time.perf_counter()
+                shot.detected = (self._detect(shot),)
+                if self.detector is not None:
+                    self.detector_s += time.perf_counter() - t0
         return shot.detected[0]
 
     def _detect(self, shot: Shot) -> Box | None:
@@ -289,10 +345,9 @@ class Perception:
     # -- focus estimates -----------------------------------------------------------------------------
     def _defocus(self, shot: Shot) -> tuple[float, float]:
         if shot.defocus is None:
-            t0 = time.perf_counter()
-            shared = self.config.encoder == "default" and shot.frame.image.shape == (FRAME_PX, FRAME_PX)
-            shot.defocus = defocus_estimate(shot.frame.image, shot.features[:DESCRIPTOR_DIM] if shared else None)
-            self.perception_s += time.perf_counter() - t0
+            with self.compute:
+                shared = self.config.encoder == "default" and shot.frame.image.shape == (FRAME_PX, FRAME_PX)
+                shot.defocus = defocus_estimate(shot.frame.image, shot.features[:DESCRIPTOR_DIM] if shared else None)
         return shot.defocus
 
     def blur_feature(self, shot: Shot) -> float:
@@ -310,10 +365,9 @@ class Perception:
     def sharpness_feature(self, shot: Shot) -> float:
         """log10 of the AF window's Tenengrad / mean² (scene-dependent; differences between frames are not)."""
         if shot.window_sharpness is None:
-            t0 = time.perf_counter()
-            ten = float(tenengrad(af_window(shot.frame.image), normalize=True))
-            shot.window_sharpness = math.log10(ten + 1e-6)
-            self.perception_s += time.perf_counter() - t0
+            with self.compute:
+                ten = float(tenengrad(af_window(shot.frame.image), normalize=True))
+                shot.window_sharpness = math.log10(ten + 1e-6)
         return shot.window_sharpness
 
     def better_focus(self, shot: Shot, best: Shot | None) -> bool:
@@ -337,11 +391,12 @@ class Perception:
         key = (tuple(history), optics, curve)  # shots compare by identity
         if self._fit is not None and self._fit[0] == key:
             return self._fit[1]
-        volts = [s.frame.lens_setting or 0.0 for s in history]  # the lens's drive unit: the curve's
-        log_blur = [3.0 * self.blur_feature(s) for s in history]
-        fit = fit_focus(volts, log_blur, optics, curve, vergence_range_d(FOCUS_RANGE_M))
+        with self.compute:
+            volts = [s.frame.lens_setting or 0.0 for s in history]  # the lens's drive unit: the curve's
+            log_blur = [3.0 * self.blur_feature(s) for s in history]
+            fit = fit_focus(volts, log_blur, optics, curve, vergence_range_d(FOCUS_RANGE_M))
         self._fit = (key, fit)
         return fit
 
 
-__all__ = ["ACCEPT_BLUR_PX", "FOCUS_RANGE_M", "IOU_THRESHOLD", "Perception", "Shot", "on_object"]
+__all__ = ["ACCEPT_BLUR_PX", "FOCUS_RANGE_M", "IOU_THRESHOLD", "ComputeClock", "Perception", "Shot", "on_object"]

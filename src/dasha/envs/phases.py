@@ -75,7 +75,8 @@ class ExposurePhase:
         if self.done or self.shot is None:
             raise RuntimeError("the exposure phase is over (or not started)")
         camera = self.perception.camera
-        exposure = self.actions.decode(action, camera, self.shot.frame.image)
+        with self.perception.compute:  # a metered jump meters the frame: the agent's compute
+            exposure = self.actions.decode(action, camera, self.shot.frame.image)
         if exposure is None:
             self.done = self.stopped = True
             return False
@@ -169,8 +170,9 @@ class LensPhase:
             raise RuntimeError("the lens phase is over (or not started)")
         lens = self.perception.camera.lens
         assert lens is not None
-        fit = self.perception.focus_fit(self.history) if self.actions.is_jump(action) else None
-        drive = self.actions.decode(action, lens, fit)
+        with self.perception.compute:  # a fit jump reads the focus fit: the agent's compute
+            fit = self.perception.focus_fit(self.history) if self.actions.is_jump(action) else None
+            drive = self.actions.decode(action, lens, fit)
         if drive is None:
             self._finish("stop")
             return False
@@ -192,7 +194,9 @@ class LensPhase:
     def _advance(self, shot: Shot) -> None:
         self.prev, self.shot = self.shot, shot
         self.history.append(shot)
-        if self.perception.better_focus(shot, self.best):
+        with self.perception.compute:
+            better = self.perception.better_focus(shot, self.best)
+        if better:
             self.best = shot
 
     def _end(self, reason: str) -> bool:

@@ -223,11 +223,11 @@ class ClassicalTuner(Tuner):
         perception, e_moves, l_moves = self.perception, 0, 0
         shot = start
         if self.ae:
-            shots, _ = exposure_method(perception, self.ae, shot)
+            shots = exposure_method(perception, self.ae, shot)
             e_moves, shot = len(shots), perception.shots[-1]
         if self.af:
             done = perception.found if perception.detector is not None else None
-            shots, _ = focus_method(perception, self.af, shot, done)
+            shots = focus_method(perception, self.af, shot, done)
             l_moves = len(shots)
             if self.nets:
                 lens, bracket = classical_nets(perception, [shot, *shots], done, self.config.bracket_moves)

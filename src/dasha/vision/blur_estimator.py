@@ -34,15 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
-from dasha.vision.descriptor import DESCRIPTOR_DIM, describe
+from dasha.vision.descriptor import DESCRIPTOR_DIM, FOCUS_FEATURES, describe, describe_focus
 
 WEIGHTS = {"frame": "blur_estimator.pt", "defocus": "blur_estimator_defocus.pt"}
 """Weights per kind (see the module docstring)."""
 HIDDEN = {"frame": 64, "defocus": 128}
 STEPS = {"frame": 6000, "defocus": 10000}
 """Adam steps (batch 512) per kind."""
-FOCUS_PART = slice(42, 64)
-"""The descriptor's focus features (gradient energies, spectral bands, Laplacian, noise) used by ``defocus``."""
 FRAME_PX = 256
 """Frame side (px) the ``defocus`` estimator sees; other sizes are resampled (:func:`resample`) and scaled back."""
 DEFOCUS_SIZES, DEFOCUS_SIZE_P = (256, 512, 128), (0.6, 0.2, 0.2)
@@ -85,9 +83,10 @@ class BlurEstimator:
         return np.expm1(np.maximum(self.log_blur(features), 0.0))
 
 
-def defocus_features(window_descriptor: np.ndarray, frame_descriptor: np.ndarray) -> np.ndarray:
-    """Input row of the ``defocus`` estimator: window and frame focus features and their difference."""
-    w, f = window_descriptor[..., FOCUS_PART], frame_descriptor[..., FOCUS_PART]
+def defocus_features(window_focus: np.ndarray, frame_focus: np.ndarray) -> np.ndarray:
+    """Input row of the ``defocus`` estimator: the AF window's and the frame's focus features
+    (:func:`~dasha.vision.descriptor.describe_focus`) and their difference."""
+    w, f = window_focus, frame_focus
     return np.concatenate([w, f, w - f], axis=-1).astype(np.float32)
 
 
@@ -121,8 +120,8 @@ def defocus_estimate(image: np.ndarray, frame_descriptor: np.ndarray | None = No
     if image.shape != (FRAME_PX, FRAME_PX):
         frame_descriptor = None
     image, scale = resample(image)
-    frame = describe(image) if frame_descriptor is None else frame_descriptor
-    out = est.forward(defocus_features(describe(af_window(image)), frame)[None])[0]
+    frame = describe_focus(image) if frame_descriptor is None else frame_descriptor[FOCUS_FEATURES]
+    out = est.forward(defocus_features(describe_focus(af_window(image)), frame)[None])[0]
     blur = float(np.expm1(max(float(out[0]), 0.0))) / scale
     return math.log1p(blur) / 3.0, 1.0 / (1.0 + math.exp(-float(out[1])))
 
@@ -160,7 +159,7 @@ def simulate(
     from dasha.vision.focus_measures import af_window
 
     rng = np.random.default_rng(seed)
-    feats = np.empty((samples, DESCRIPTOR_DIM if kind == "frame" else 3 * (FOCUS_PART.stop - FOCUS_PART.start)))
+    feats = np.empty((samples, DESCRIPTOR_DIM if kind == "frame" else 3 * (FOCUS_FEATURES.stop - FOCUS_FEATURES.start)))
     blur = np.empty(samples, np.float32)
     front = np.empty(samples, np.float32)
     cams: dict[int, SimCamera] = {}
@@ -210,7 +209,9 @@ def simulate(
         frame = cam.capture()
         image, scale = (frame.image, 1.0) if kind == "frame" else resample(frame.image)
         whole = describe(image)
-        feats[i] = whole if kind == "frame" else defocus_features(describe(af_window(image)), whole)
+        feats[i] = (
+            whole if kind == "frame" else defocus_features(describe_focus(af_window(image)), whole[FOCUS_FEATURES])
+        )
         blur[i] = frame.truth.blur_px * scale  # in the pixels of the frame the estimator sees
         front[i] = float(frame.truth.defocus_d > 0)
     return feats.astype(np.float32), blur, front

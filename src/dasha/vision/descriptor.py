@@ -29,6 +29,8 @@ import numpy as np
 from dasha.vision.histogram import grey_levels
 
 DESCRIPTOR_DIM = 64
+FOCUS_FEATURES = slice(42, 64)
+"""The focus features (gradient energies, spectral bands and ratios, Laplacian, noise): :func:`describe_focus`."""
 N_BANDS = 12
 FFT_SIZE = 128
 """Frames are area-resized to at most this size per side for the spectrum (px)."""
@@ -56,26 +58,46 @@ def describe(img: np.ndarray) -> np.ndarray:
     out[0:32] = counts.reshape(32, 8).sum(axis=1) / n * 4.0
     cdf = np.cumsum(counts) / n
     out[32:37] = np.searchsorted(cdf, [0.01, 0.10, 0.50, 0.90, 0.99]) / 255.0
-    levels = np.arange(256.0)
-    mean = float(counts @ levels / n)
-    var = float(counts @ (levels - mean) ** 2 / n)
+    mean, var = _moments(counts, n)
     std = math.sqrt(var)
     out[37:40] = (mean / 255.0, std / 128.0, math.log10(std + 1e-3))
     out[40] = cdf[2]
     out[41] = 1.0 - cdf[252]
+    out[FOCUS_FEATURES] = _focus(img, mean, var)
+    return out
+
+
+def describe_focus(img: np.ndarray) -> np.ndarray:
+    """The descriptor's focus features alone (:data:`FOCUS_FEATURES`, 22 float32 values), for what needs no
+    exposure features (the defocus estimate's AF window): ``describe(img)[FOCUS_FEATURES]``, without the rest."""
+    counts = grey_levels(img).astype(np.float64)
+    return _focus(img, *_moments(counts, img.size))
+
+
+def _moments(counts: np.ndarray, n: int) -> tuple[float, float]:
+    """Mean and variance of the grey level from its 256 counts."""
+    levels = np.arange(256.0)
+    mean = float(counts @ levels / n)
+    return mean, float(counts @ (levels - mean) ** 2 / n)
+
+
+def _focus(img: np.ndarray, mean: float, var: float) -> np.ndarray:
+    """Features 42–63 (gradient energies, spectral bands and ratios, Laplacian, noise) of a frame of that mean and
+    variance."""
+    out = np.empty(FOCUS_FEATURES.stop - FOCUS_FEATURES.start, np.float32)
     x = img.astype(np.float32)
     norm = var + 1.0
     level = x
     for k in range(4):  # Σ of squared neighbour differences along x and along y
         sq_x = cv2.norm(level[:, 1:], level[:, :-1], cv2.NORM_L2SQR)
         energy = (sq_x + cv2.norm(level[1:, :], level[:-1, :], cv2.NORM_L2SQR)) / level.size
-        out[42 + k] = math.log10(energy / norm + 1e-6)
+        out[k] = math.log10(energy / norm + 1e-6)
         if k < 3:
             level = cv2.pyrDown(level)
-    out[46:62] = _spectrum(x, mean)
+    out[4:20] = _spectrum(x, mean)
     lap = cv2.Laplacian(x, cv2.CV_32F, ksize=1)[1:-1, 1:-1]  # the 4-neighbour Laplacian of the interior pixels
-    out[62] = math.log10(cv2.norm(lap, cv2.NORM_L2SQR) / lap.size / norm + 1e-6)
-    out[63] = float(np.median(np.abs(lap[::4, ::4]))) / 128.0
+    out[20] = math.log10(cv2.norm(lap, cv2.NORM_L2SQR) / lap.size / norm + 1e-6)
+    out[21] = float(np.median(np.abs(lap[::4, ::4]))) / 128.0
     return out
 
 

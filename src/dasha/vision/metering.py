@@ -47,12 +47,17 @@ def _clipped(median: float) -> bool:
 def exposure_stats(image: np.ndarray) -> np.ndarray:
     """Nine brightness statistics of a Mono8 frame: percentiles 1/10/50/90/99 and mean (/255), std (/128),
     fractions of pixels ≤ 2 and ≥ 253."""
-    counts = grey_levels(image)
-    cdf = np.cumsum(counts) / image.size
+    return exposure_stats_of_levels(grey_levels(image))
+
+
+def exposure_stats_of_levels(levels: np.ndarray) -> np.ndarray:
+    """:func:`exposure_stats` of a Mono8 frame from its 256 level counts (:func:`grey_levels`)."""
+    n = float(levels.sum())
+    cdf = np.cumsum(levels) / n
     pct = np.searchsorted(cdf, [0.01, 0.10, 0.50, 0.90, 0.99]) / 255.0
-    levels = np.arange(256.0)
-    mean = float(counts @ levels) / image.size
-    std = math.sqrt(max(float(counts @ (levels - mean) ** 2) / image.size, 0.0))
+    grey = np.arange(256.0)
+    mean = float(levels @ grey) / n
+    std = math.sqrt(max(float(levels @ (grey - mean) ** 2) / n, 0.0))
     return np.asarray([*pct, mean / 255.0, std / 128.0, cdf[2], 1.0 - cdf[252]], np.float32)
 
 
