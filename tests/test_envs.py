@@ -216,6 +216,37 @@ def test_a_shot_counts_its_grey_levels_once_for_its_histogram_and_statistics(mon
         assert len(counted) == 1
 
 
+def test_calibration_errors_draw_the_believed_lens_model_per_episode_and_nothing_else() -> None:
+    """``calibration_errors``: each episode's believed lens curve is off by one of the given pairs (both occur), the
+    world stays true, and every other draw of the episode is what the world without them draws; bad pairs are one
+    clear error."""
+    from dasha.envs.focus import FocusEnv
+
+    pairs = ((0.5, 0.0), (-0.5, 0.05))
+    plain = FocusEnv(EnvConfig(size=128, detector="in-focus"))
+    randomised = FocusEnv(EnvConfig(size=128, detector="in-focus", calibration_errors=pairs))
+    seen = set()
+    for seed in range(12):
+        plain.reset(seed=seed)
+        randomised.reset(seed=seed)
+        assert plain.world.episode == randomised.world.episode
+        assert plain.perception.frames[0].lens_v == randomised.perception.frames[0].lens_v
+        error = randomised.perception.calibration_error
+        seen.add(error)
+        true, believed = randomised.world.camera.lens.curve, randomised.perception.lens_curve
+        assert believed.power(50.0) == pytest.approx((1 + error[1]) * true.power(50.0) + error[0])
+        assert plain.perception.lens_curve is plain.world.camera.lens.curve
+    assert seen == set(pairs)
+    from dasha.envs.safety_nets import deployed
+
+    assert deployed(randomised.config, "focus").calibration_errors == ()  # a deployed controller believes its camera
+    assert EnvConfig.from_dict({"calibration_errors": [[0.25, 0], [0, -0.05]]}).calibration_errors == (
+        (0.25, 0.0), (0.0, -0.05))  # fmt: skip
+    for bad in ([[4.0, 0.0]], [[0.5]], "x"):
+        with pytest.raises(SpecError, match="calibration_error"):
+            EnvConfig.from_dict({"calibration_errors": bad})
+
+
 def test_metered_jumps_land_the_median_where_they_aim() -> None:
     """``exposure_meter_actions``: action 33 brings an unclipped frame's median to 100 grey in one move, action 34
     the AF window's to ≈ 74 (the simulated sensor is linear; shot noise and the 8-bit cut leave a few %); from a

@@ -17,6 +17,7 @@ writes ``saliency.png`` beside ``before_after.png``). Torch only; no Ray.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -129,7 +130,8 @@ def saliency_figure(policy: Policy, env: Any, seeds: Sequence[int], path: Path,
     from dasha.envs.observations import feature_names as default_names
     from dasha.plotting import pyplot, save_figure
 
-    names_of = feature_names or default_names
+    cfg = policy.env_config()
+    names_of = feature_names or functools.partial(default_names, peak=cfg.obs_peak)
     chosen = []
     for seed in seeds:
         ds = decisions(policy, env, seed, limit=4)
@@ -147,7 +149,7 @@ def saliency_figure(policy: Policy, env: Any, seeds: Sequence[int], path: Path,
             top.imshow(heat / heat.max(), cmap="inferno", alpha=0.45, vmin=0, vmax=1)
         top.set_title(f"seed {seed} · {d.module} · action {action.tolist()}", fontsize=8)
         top.axis("off")
-        names = names_of(d.module, len(attr), policy.env_config().mode)
+        names = names_of(d.module, len(attr), cfg.mode)
         order = np.argsort(-np.abs(attr))[:10][::-1]
         bottom.barh([names[i] for i in order], attr[order], color=["tab:red" if attr[i] < 0 else "tab:blue"
                                                                     for i in order])  # fmt: skip

@@ -12,13 +12,11 @@ simulator's ground truth (``truth`` describes the built-in lens, not this one).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
-from typing import Any
 
-from dasha.camera.base import Camera, Device, Frame, Lens, Limits
+from dasha.camera.base import Camera, CameraWrapper, Frame, Lens
 
 
-class CameraWithLens(Camera):
+class CameraWithLens(CameraWrapper):
     """``camera`` with ``lens`` as its focus lens (see the module docstring).
 
     Args:
@@ -31,32 +29,19 @@ class CameraWithLens(Camera):
         if not isinstance(camera, Camera) or not isinstance(lens, Lens):
             raise TypeError(f"CameraWithLens needs a Camera and a Lens, got {type(camera).__name__}, "
                             f"{type(lens).__name__}")  # fmt: skip
-        self._camera = camera
+        super().__init__(camera)
         self._lens = lens
         self.spec = spec or "+".join(s for s in (camera.spec, lens.spec) if s)
 
     @property
     def camera(self) -> Camera:
-        """The wrapped camera body."""
+        """The wrapped camera body (:attr:`inner`)."""
         return self._camera
 
     @property
     def lens(self) -> Lens:
         """The external focus lens."""
         return self._lens
-
-    @property
-    def exposure_limits(self) -> Limits:  # type: ignore[override]
-        """The wrapped camera's exposure limits (µs)."""
-        return self._camera.exposure_limits
-
-    @property
-    def optics(self) -> Any:  # type: ignore[override]
-        """The wrapped camera's optics calibration."""
-        return self._camera.optics
-
-    def _attached_devices(self) -> Iterable[Device]:
-        return (self._lens, self._camera)
 
     def _do_capture(self, timeout_s: float | None = None) -> Frame:
         lens = self._lens
@@ -69,12 +54,6 @@ class CameraWithLens(Camera):
             lens_unit=unit,
             truth=None,
         )
-
-    def _do_get_exposure(self) -> float:
-        return self._camera.exposure_us
-
-    def _do_set_exposure(self, exposure_us: float) -> None:
-        self._camera.exposure_us = exposure_us
 
 
 __all__ = ["CameraWithLens"]

@@ -37,13 +37,13 @@ import dataclasses
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from dasha.camera.base import Camera, Device, Frame, Lens, LensCurve, Limits
+from dasha.camera.base import Camera, CameraWrapper, Frame, Lens, LensCurve, Limits
 from dasha.camera.errors import CameraDisconnectedError, CameraTimeoutError, CommandRejectedError, SpecError
 
 CAMERA_FAULTS = ("timeout", "disconnect", "black", "saturated", "corrupt", "shape", "stale")
@@ -196,7 +196,7 @@ class FaultyLens(Lens):
         self._lens._do_wait_settled()
 
 
-class FaultyCamera(Camera):
+class FaultyCamera(CameraWrapper):
     """``camera`` with the faults of ``plan`` (see the module docstring); everything else is the wrapped camera's.
 
     Args:
@@ -208,7 +208,7 @@ class FaultyCamera(Camera):
     def __init__(self, camera: Camera, plan: FaultPlan, spec: str = "") -> None:
         if not isinstance(camera, Camera):
             raise TypeError(f"FaultyCamera wraps a Camera, got {type(camera).__name__}")
-        self._camera = camera
+        super().__init__(camera)
         self._dice = _Dice(plan)
         self.spec = spec or f"faults(…):{camera.spec}"
         inner_lens = camera.lens
@@ -226,11 +226,6 @@ class FaultyCamera(Camera):
             self._board = board
 
     # -- what the wrapper is --------------------------------------------------------------------------
-    @property
-    def inner(self) -> Camera:
-        """The wrapped camera."""
-        return self._camera
-
     @property
     def plan(self) -> FaultPlan:
         """The faults injected."""
@@ -255,16 +250,6 @@ class FaultyCamera(Camera):
         """The wrapped camera's lens, with the plan's lens faults (None without a lens)."""
         return self._lens
 
-    @property
-    def exposure_limits(self) -> Limits:  # type: ignore[override]
-        """The wrapped camera's exposure limits (µs)."""
-        return self._camera.exposure_limits
-
-    @property
-    def optics(self) -> Any:  # type: ignore[override]
-        """The wrapped camera's optics calibration."""
-        return self._camera.optics
-
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
@@ -279,16 +264,10 @@ class FaultyCamera(Camera):
         if event == "fault":  # the wrapped camera logs the commands themselves
             super().log_command(event, **fields)
 
-    def _attached_devices(self) -> Iterable[Device]:
-        return (self._lens, self._camera) if self._lens is not None else (self._camera,)
-
     # -- Camera hooks ---------------------------------------------------------------------------------
-    def _do_get_exposure(self) -> float:
-        return self._camera.exposure_us
-
     def _do_set_exposure(self, exposure_us: float) -> None:
         self._commanded = True
-        self._camera.exposure_us = exposure_us
+        super()._do_set_exposure(exposure_us)
 
     def _fail(self, kind: str, error: type[Exception], what: str) -> None:
         self.log_command("fault", kind=kind)

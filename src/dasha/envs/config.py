@@ -49,7 +49,8 @@ Domain = Literal["wide", "paper"]
 
 #: EnvConfig fields that define a policy's observations, actions and horizons (not the world it acts in).
 AGENT_FIELDS: tuple[str, ...] = (
-    "mode", "encoder", "encoder_weights", "size", "obs_latent", "obs_hist_fractions", "best_by", "lens_horizon",
+    "mode", "encoder", "encoder_weights", "size", "obs_latent", "obs_peak", "obs_hist_fractions", "best_by",
+    "lens_horizon",
     "exposure_horizon", "max_high_level_steps", "lens_fit_actions", "exposure_meter_actions",
 )  # fmt: skip
 
@@ -105,6 +106,9 @@ class EnvConfig:
         start_lens_v: initial lens voltage (V); None = uniform over ``start_lens_range_v``.
         obs_latent: ours mode: append the current frame's latent to the history summaries (off: the summaries
             alone learn faster and generalise as well).
+        obs_peak: ours mode: the exposure observation also carries the paper's histogram peak P of the frame (/ 255)
+            and whether the paper's rule holds (P ∈ [50, 150]: 1, else 0) — what the exposure task's goal is judged
+            on, computed from the frame alone.
         obs_hist_fractions: paper mode: the exposure / high-level observation's histogram as fractions — counts /
             pixel count and bin edges / 255 — instead of the paper's raw counts (up to 65 536 for a 256×256 frame,
             which saturate the first layer and drown the latent) and grey levels: observation normalisation, the
@@ -137,6 +141,10 @@ class EnvConfig:
             evaluation and deployment turn it on.
         calibration_error: what the controllers *believe* about the driven lens, as an error of its curve:
             ``(offset dpt, relative slope error)``; the world stays true (the ``calibration`` bench suite).
+        calibration_errors: training: each episode's believed calibration error drawn uniformly from these
+            ``(offset dpt, slope error)`` pairs (repeat a pair to weight it), so that a policy learns to correct a
+            lens model that is off; empty (default): ``calibration_error`` in every episode. A small set of pairs
+            keeps the focus fit's grid cached (one per believed curve).
         condition: an extreme condition on the optical image — ``rain``, ``dust``, ``glare``, ``motion`` (blur) or
             ``none`` (:mod:`dasha.camera.sim.conditions`); ``condition_strength`` 0 … 1 scales it.
         camera: the simulated camera the world drives — ``sim`` (the simulator) or ``twin`` (the same simulator
@@ -167,6 +175,7 @@ class EnvConfig:
     start_exposure_us: float | None = None
     start_lens_v: float | None = None
     obs_latent: bool = False
+    obs_peak: bool = False
     obs_hist_fractions: bool = False
     start_lens_range_v: tuple[float, float] = (46.0, 53.0)
     object_fraction: tuple[float, float] = (0.45, 0.75)
@@ -180,6 +189,7 @@ class EnvConfig:
     lens_fallback_moves: int = 0
     bracket_moves: int = 0
     calibration_error: tuple[float, float] = (0.0, 0.0)
+    calibration_errors: tuple[tuple[float, float], ...] = ()
     camera: str = "sim"
     condition: str = "none"
     condition_strength: float = 1.0
@@ -219,9 +229,7 @@ class EnvConfig:
             )
         if self.lux_schedule not in ("log-uniform", "paper-ramp"):
             raise SpecError(f"env lux_schedule must be 'log-uniform' or 'paper-ramp', got {self.lux_schedule!r}")
-        offset, slope = self.calibration_error
-        if not (abs(offset) <= 3.0 and abs(slope) <= 0.5):
-            raise SpecError(f"env calibration_error must be (|offset| ≤ 3 dpt, |slope| ≤ 0.5), got {(offset, slope)}")
+        self._check_calibration()
         if self.condition not in CONDITIONS or not 0.0 <= self.condition_strength <= 1.0:
             raise SpecError(
                 f"env condition must be one of {', '.join(CONDITIONS)} at a strength in [0, 1], got "
@@ -243,6 +251,15 @@ class EnvConfig:
         for name in ("lens_horizon", "exposure_horizon", "max_high_level_steps"):
             if not 1 <= getattr(self, name) <= 100:
                 raise SpecError(f"env {name} must be 1–100, got {getattr(self, name)!r}")
+
+    def _check_calibration(self) -> None:
+        for offset, slope in (self.calibration_error, *self.calibration_errors):
+            if not (abs(offset) <= 3.0 and abs(slope) <= 0.5):
+                raise SpecError(
+                    f"env calibration_error(s) must be (|offset| ≤ 3 dpt, |slope| ≤ 0.5), got {(offset, slope)}"
+                )
+        if len(self.calibration_errors) > 16:
+            raise SpecError(f"env calibration_errors: at most 16 pairs, got {len(self.calibration_errors)}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | EnvConfig | None) -> EnvConfig:
@@ -268,6 +285,12 @@ class EnvConfig:
                 if isinstance(value, str | int | float):
                     value = [value, value] if key in ranges else [value]
                 data[key] = tuple(float(v) if key in ranges else v for v in value)
+        if "calibration_errors" in data:
+            try:
+                data["calibration_errors"] = tuple((float(o), float(s)) for o, s in data["calibration_errors"])
+            except (TypeError, ValueError):
+                pairs = data["calibration_errors"]
+                raise SpecError(f"env calibration_errors must be (offset dpt, slope) pairs, got {pairs!r}") from None
         try:
             return cls(**data)
         except TypeError as exc:

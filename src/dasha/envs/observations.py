@@ -12,7 +12,7 @@ Paper exposure (the paper's ``o_H``, eq. 10):
 
 Paper focus (the paper's ``o_L``, eq. 9): the encoder latent only (``D`` values; no lens position, no history).
 
-Ours exposure (23 values, then the latent if ``obs_latent``):
+Ours exposure (23 values, 25 with ``obs_peak``, then the latent if ``obs_latent``):
 
 | Num | feature | range |
 |---|---|---|
@@ -24,7 +24,8 @@ Ours exposure (23 values, then the latent if ``obs_latent``):
 | 20 | their difference (this − previous) | −1.46 … 1.46 |
 | 21 | moves so far / ``exposure_horizon`` | 0 … 1 |
 | 22 | 1 once a previous frame exists, else 0 | 0, 1 |
-| 23 … 23+D−1 | encoder latent (``obs_latent``) | encoder's |
+| 23, 24 | ``obs_peak``: the paper's histogram peak P / 255; 1 if P ∈ [50, 150] (well exposed) | 0 … 1, 0 / 1 |
+| next D | encoder latent (``obs_latent``) | encoder's |
 
 Ours focus (20 values, then the latent if ``obs_latent``). Blur = the object's estimated blur, log(1 + px)/3, and
 side = 2·P(front focus) − 1, both from :func:`dasha.vision.blur_estimator.defocus_estimate`; sharpness = log10 of the
@@ -60,6 +61,8 @@ from dasha.envs.perception import Perception, Shot
 
 FOCUS_SUMMARY_DIM = 20
 EXPOSURE_SUMMARY_DIM = 2 * 9 + 5
+PEAK_DIM = 2
+"""Values ``obs_peak`` adds to the ours-mode exposure observation (P / 255, well exposed)."""
 LENS_CENTER_V, LENS_HALF_SPAN_V = 49.5, 3.5
 
 
@@ -71,7 +74,8 @@ def log_exposure(exposure_us: float) -> float:
 def exposure_observation_space(perception: Perception) -> gym.spaces.Box:
     """Box of the exposure observations (see the module docstring)."""
     cfg, d = perception.config, perception.encoder.dim
-    n = d + 10 + 11 if cfg.mode == "paper" else EXPOSURE_SUMMARY_DIM + (d if cfg.obs_latent else 0)
+    ours = EXPOSURE_SUMMARY_DIM + (PEAK_DIM if cfg.obs_peak else 0) + (d if cfg.obs_latent else 0)
+    n = d + 10 + 11 if cfg.mode == "paper" else ours
     return gym.spaces.Box(-np.inf, np.inf, (n,), np.float32)
 
 
@@ -99,6 +103,8 @@ def exposure_observation(perception: Perception, shot: Shot, prev: Shot | None, 
             p.exposure_stats,
             np.asarray([e, e_prev, e - e_prev, t / cfg.exposure_horizon, float(prev is not None)], np.float32),
         ]
+        if cfg.obs_peak:
+            parts.append(np.asarray([shot.peak / 255.0, float(shot.well_exposed)], np.float32))
         if cfg.obs_latent:
             parts.append(shot.features)
         return np.concatenate(parts).astype(np.float32)
@@ -150,23 +156,27 @@ EXPOSURE_FEATURES: tuple[str, ...] = (
     "has prev",
 )
 """Names of the ours-mode exposure observation's summary (the table above)."""
+PEAK_FEATURES: tuple[str, ...] = ("P", "well exposed")
+"""Names of the ``obs_peak`` values that follow it."""
 
 
-def feature_names(module: str, dim: int, mode: str = "ours") -> list[str]:
-    """A name for every entry of ``module``'s ``dim``-long observation in ``mode`` (the tables above)."""
+def feature_names(module: str, dim: int, mode: str = "ours", peak: bool = False) -> list[str]:
+    """A name for every entry of ``module``'s ``dim``-long observation in ``mode`` (the tables above; ``peak``: the
+    exposure observation has the ``obs_peak`` values)."""
     focus = module in ("low_level", "focus")
     if mode == "paper":
         if focus:
             return [f"latent {k}" for k in range(dim)]
         latent = [f"latent {k}" for k in range(dim - 21)]
         return [*latent, *(f"hist {k}" for k in range(10)), *(f"edge {k}" for k in range(11))]
-    named = FOCUS_FEATURES if focus else EXPOSURE_FEATURES
+    named = FOCUS_FEATURES if focus else EXPOSURE_FEATURES + (PEAK_FEATURES if peak else ())
     return [*named, *(f"latent {k}" for k in range(dim - len(named)))][:dim]
 
 
 __all__ = [
     "EXPOSURE_FEATURES",
     "FOCUS_FEATURES",
+    "PEAK_FEATURES",
     "exposure_observation",
     "exposure_observation_space",
     "feature_names",

@@ -200,6 +200,9 @@ class Perception:
         self.shots: list[Shot] = []
         self.reference_boxes: list[Box] = []
         self.compute = ComputeClock()
+        self.calibration_error: tuple[float, float] = self.config.calibration_error
+        """The believed lens model's error ``(offset dpt, slope error)`` (the config's; a world that randomises it
+        sets it per episode)."""
         self.detector_s = 0.0
         self.retry: resilient.RetryPolicy = resilient.DEFAULT_RETRY
         """How captures and lens commands are retried on a device fault."""
@@ -268,11 +271,11 @@ class Perception:
 
     @property
     def lens_curve(self) -> LensCurve:
-        """The driven lens's drive → dpt curve as the controllers believe it (``config.calibration_error``)."""
+        """The driven lens's drive → dpt curve as the controllers believe it (:attr:`calibration_error`)."""
         lens = self.camera.lens
         if lens is None or lens.curve is None:
             raise SpecError(f"camera {getattr(self.camera, 'spec', '')!r} has no lens with a calibration curve")
-        return believed_curve(lens.curve, *self.config.calibration_error)
+        return believed_curve(lens.curve, *self.calibration_error)
 
     # -- detection -----------------------------------------------------------------------------------
     @cached_property

@@ -43,6 +43,8 @@ def safety_nets(
 def deployed(config: EnvConfig, task: str) -> EnvConfig:
     """``config`` with the deployed safety nets on — the one place their budgets are set for evaluation, the bench,
     the demo and ``dasha run``: the lens net's :data:`~dasha.envs.lens_fallback.EVAL_FALLBACK_MOVES` moves and, for
-    the ``joint`` task, the detection net's :data:`~dasha.envs.exposure_bracket.EVAL_BRACKET_MOVES` frames."""
-    return config.replace(lens_fallback_moves=EVAL_FALLBACK_MOVES,
+    the ``joint`` task, the detection net's :data:`~dasha.envs.exposure_bracket.EVAL_BRACKET_MOVES` frames. Training's
+    calibration draws (``calibration_errors``) are off: a deployed controller believes the lens model its camera
+    reports (``calibration_error``, exact unless a suite perturbs it)."""
+    return config.replace(lens_fallback_moves=EVAL_FALLBACK_MOVES, calibration_errors=(),
                           bracket_moves=EVAL_BRACKET_MOVES if task == "joint" else 0)  # fmt: skip

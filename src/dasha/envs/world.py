@@ -121,7 +121,8 @@ class SimWorld:
     # -- episodes --------------------------------------------------------------------------------------
     def reset(self, rng: np.random.Generator, perception: Perception, needs_detection: bool = False,
               oracle_exposure: bool = False) -> Shot:  # fmt: skip
-        """Start an episode: random scene, light, aperture, start settings; returns ``perception``'s free first frame.
+        """Start an episode: random scene, light, aperture, start settings (and the believed calibration error, when
+        ``calibration_errors`` are given); returns ``perception``'s free first frame.
 
         With ``needs_detection`` the scene is redrawn (≤ :data:`SCENE_TRIES` times) until ``perception``'s detector
         finds the object on the sharp, well-exposed render; its boxes become perception's reference boxes. With
@@ -150,6 +151,8 @@ class SimWorld:
         start_v = cfg.start_lens_v if cfg.start_lens_v is not None else float(rng.uniform(*cfg.start_lens_range_v))
         cam.restart(seed, cam.exposure_limits.clip(exposure), cam.lens.limits.clip(start_v))
         perception.camera = cam
+        if cfg.calibration_errors:  # drawn last: a world without them draws exactly what it drew before
+            perception.calibration_error = cfg.calibration_errors[int(rng.integers(len(cfg.calibration_errors)))]
         perception.start_episode()
         self.episode = {"scene": cam.scene.name, "background": self._background,
                         "distance_m": cam.scene.object_distance_m, "lux": cam.light.lux_at(0)}  # fmt: skip
