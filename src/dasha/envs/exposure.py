@@ -15,8 +15,8 @@ the paper's rule). The lens is left where the episode started (exposure does not
 ## Observation Space
 ``Box(-inf, inf, (n,), float32)``: the exposure observation of :mod:`dasha.envs.observations`, whose Num / feature /
 range tables give both layouts — ``paper``: the paper's ``o_H`` (encoder latent, 10 histogram counts, 11 bin edges;
-as fractions with ``obs_hist_fractions``); ``ours``: 23 brightness and exposure-history values (then the latent with
-``obs_latent``).
+as fractions with ``obs_hist_fractions``); ``ours``: 23 brightness and exposure-history values (25 with ``obs_peak``:
+the paper's histogram peak P and its rule; then the latent with ``obs_latent``).
 
 ## Rewards
 * ``paper``: r_H of the paper's eq. (11) (:func:`dasha.envs.rewards.paper_high_level_reward`).
@@ -36,7 +36,8 @@ exposure starts log-uniform over the table (or ``start_exposure_us``); the first
 ## Arguments
 ``gymnasium.make("dasha/Exposure-v0", mode="ours", lux=(5, 1000), ...)`` — any :class:`EnvConfig` field;
 ``camera=`` a :class:`~dasha.camera.sim.SimCamera` to drive.
-``info`` carries ``success`` (well exposed), ``moves``, ``peak``, ``exposure_us`` (never observed).
+``info`` carries ``success`` (well exposed), ``moves``, ``peak``, ``exposure_us`` (not observed as such; ``obs_peak``
+observes P).
 
 ## Version History
 * v0: initial version.
