@@ -171,6 +171,7 @@ def test_ms_per_step_counts_each_computation_once(name: str, monkeypatch: pytest
     them (a feature read inside a decision, the descriptor shared by the defocus estimate, an observation built
     from features) — nothing counted twice, nothing left out."""
     import dasha.baselines.loops as loops
+    import dasha.envs.clock as clock_module
     import dasha.envs.perception as perception_module
     from dasha.vision.encoders import DescriptorEncoder
 
@@ -192,7 +193,7 @@ def test_ms_per_step_counts_each_computation_once(name: str, monkeypatch: pytest
         def perf_counter() -> float:
             return now[0]
 
-    monkeypatch.setattr(perception_module, "time", FakeTime)
+    monkeypatch.setattr(clock_module, "time", FakeTime)
     monkeypatch.setattr(DescriptorEncoder, "_encode", costly("features", DescriptorEncoder._encode))
     monkeypatch.setattr(perception_module, "defocus_estimate", costly("defocus", perception_module.defocus_estimate))
     monkeypatch.setattr(perception_module, "tenengrad", costly("tenengrad", perception_module.tenengrad))

@@ -6,7 +6,7 @@ deployed, a lens phase that ends on a frame failing the acceptance test is follo
 (:mod:`dasha.envs.safety_nets`). Success is judged on the final frame (:data:`SUCCESS`). ``mean_steps`` counts commands
 (exposure and lens moves); ``ms_per_step`` is everything the method computes per frame it sees (features,
 observations, decisions, and the detector when the method calls it — reported apart as ``detector_ms_per_step``),
-each counted once (:class:`~dasha.envs.perception.ComputeClock`), excluding capture;
+each counted once (:class:`~dasha.envs.clock.ComputeClock`), excluding capture;
 ``rig_seconds`` converts each successful episode to wall time on two rig models (``paper``: 4.5 s per step, as the
 original code's 3 s sleeps; ``fast``: frame time max(exposure, 20 ms) + 15 ms per lens move).
 

@@ -3,7 +3,7 @@
 They work on a :class:`~dasha.envs.perception.Perception`'s camera — any camera that reports its calibration: the
 simulator, a replay, a hardware backend — and never read ground truth. Each returns the frames it captured (after the
 one it started from); the method's decisions, with the measurements they read, count on ``perception.compute``
-(:class:`~dasha.envs.perception.ComputeClock`), as the agents' do. :func:`focus_method` runs any AF baseline or
+(:class:`~dasha.envs.clock.ComputeClock`), as the agents' do. :func:`focus_method` runs any AF baseline or
 ``dfd`` by name, :func:`classical_nets` the deployed safety nets after it: the bench and ``dasha run --method`` use
 the very same functions.
 

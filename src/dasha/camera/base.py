@@ -35,8 +35,7 @@ from dasha.camera.errors import (
 )
 from dasha.camera.frame import LENS_UNITS, Frame, Truth, validate_image
 
-__all__ = ["LENS_UNITS", "Camera", "CameraWrapper", "Device", "Frame", "Lens", "LensCurve", "Limits", "Truth",
-           "validate_image"]  # fmt: skip
+__all__ = ["LENS_UNITS", "Camera", "Device", "Frame", "Lens", "LensCurve", "Limits", "Truth", "validate_image"]
 
 #: What a lens drive value is called in each unit (for error messages).
 _LENS_QUANTITY = {"V": "lens voltage", "mA": "lens current", "dpt": "lens power"}
@@ -377,41 +376,3 @@ class Camera(Device):
     @abstractmethod
     def _do_set_exposure(self, exposure_us: float) -> None:
         """Send a validated exposure (µs)."""
-
-
-class CameraWrapper(Camera):
-    """A camera that is another camera with something added (an external lens, injected faults): exposure, exposure
-    limits (µs) and optics are the wrapped camera's, and closing it closes the wrapped camera (and its own ``lens``).
-    Subclasses set :attr:`lens` and implement ``_do_capture``.
-
-    Args:
-        camera: the wrapped camera.
-    """
-
-    def __init__(self, camera: Camera) -> None:
-        self._camera = camera
-
-    @property
-    def inner(self) -> Camera:
-        """The wrapped camera."""
-        return self._camera
-
-    @property
-    def exposure_limits(self) -> Limits:  # type: ignore[override]
-        """The wrapped camera's exposure limits (µs)."""
-        return self._camera.exposure_limits
-
-    @property
-    def optics(self) -> Any:  # type: ignore[override]
-        """The wrapped camera's optics calibration."""
-        return self._camera.optics
-
-    def _attached_devices(self) -> Iterable[Device]:
-        lens = self.lens
-        return (lens, self._camera) if lens is not None else (self._camera,)
-
-    def _do_get_exposure(self) -> float:
-        return self._camera.exposure_us
-
-    def _do_set_exposure(self, exposure_us: float) -> None:
-        self._camera.exposure_us = exposure_us

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from dasha.camera.base import Camera, CameraWrapper, Frame, Lens
+from dasha.camera.base import Camera, Frame, Lens
+from dasha.camera.wrapper import CameraWrapper
 
 
 class CameraWithLens(CameraWrapper):

@@ -43,8 +43,9 @@ from typing import Any
 
 import numpy as np
 
-from dasha.camera.base import Camera, CameraWrapper, Frame, Lens, LensCurve, Limits
+from dasha.camera.base import Camera, Frame, Lens, LensCurve, Limits
 from dasha.camera.errors import CameraDisconnectedError, CameraTimeoutError, CommandRejectedError, SpecError
+from dasha.camera.wrapper import CameraWrapper
 
 CAMERA_FAULTS = ("timeout", "disconnect", "black", "saturated", "corrupt", "shape", "stale")
 LENS_FAULTS = ("nack", "noreply", "stuck", "slow")

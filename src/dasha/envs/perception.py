@@ -5,9 +5,9 @@ backend) and reads the focus model from **that camera's calibration** at every u
 f-number, pixel pitch: it follows an f-number change) and ``camera.lens.curve`` (drive → dpt), as the controllers
 believe it (``EnvConfig.calibration_error``). It never reads ground truth, except the ``in-focus`` judge (simulator
 only), which says so. Features are computed when first asked for, so a method that never asks pays nothing; what a
-method computes is counted once on :attr:`Perception.compute` (a :class:`ComputeClock`: features, observations,
-decisions and the detector, however they nest), the detector's part also on ``detector_s``. The observation layouts
-built from these features are in :mod:`dasha.envs.observations`.
+method computes is counted once on :attr:`Perception.compute` (a :class:`~dasha.envs.clock.ComputeClock`: features,
+observations, decisions and the detector, however they nest), the detector's part also on ``detector_s``. The
+observation layouts built from these features are in :mod:`dasha.envs.observations`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dasha.camera import resilient
 from dasha.camera.base import Camera, Frame, LensCurve
 from dasha.camera.calibration import MIN_DISTANCE_M, Optics, believed_curve, vergence_range_d
 from dasha.camera.errors import SpecError
+from dasha.envs.clock import ComputeClock
 from dasha.envs.config import EnvConfig
 from dasha.envs.focus_fit import FocusFit, fit_focus
 from dasha.envs.rewards import histogram_suitable, in_focus, well_exposed
@@ -56,37 +57,6 @@ def on_object(box: Sequence[float], object_box: Sequence[float]) -> bool:
     area = max(x1 - x0, 0.0) * max(y1 - y0, 0.0)
     inter = max(min(x1, ox1) - max(x0, ox0), 0.0) * max(min(y1, oy1) - max(y0, oy0), 0.0)
     return area > 0 and inter >= ON_OBJECT * area
-
-
-class ComputeClock:
-    """Seconds of compute, counted once however timed regions nest: a feature computed inside a decision, or an
-    observation built from features, adds its time once (only the outermost region is timed).
-
-    Use as a context manager: ``with perception.compute: ...``; :attr:`seconds` is the total since the last
-    :meth:`reset`.
-    """
-
-    __slots__ = ("_depth", "_t0", "seconds")
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self._depth = 0
-        self._t0 = 0.0
-
-    def __enter__(self) -> ComputeClock:
-        if self._depth == 0:
-            self._t0 = time.perf_counter()
-        self._depth += 1
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._depth -= 1
-        if self._depth == 0:
-            self.seconds += time.perf_counter() - self._t0
-
-    def reset(self) -> None:
-        """Start counting from zero (an episode start)."""
-        self.seconds = 0.0
 
 
 class Shot:
@@ -184,8 +154,8 @@ class Perception:
         shots: the current episode's frames with their perception (the first is the free start frame).
         reference_boxes: the boxes a detection must overlap (IoU ≥ 0.5) to count — the simulated world sets them
             from the sharp render; empty on a live camera (any box counts).
-        compute: the :class:`ComputeClock` of everything computed for the method since the episode started
-            (features, observations, decisions, the detector); ``detector_s``: the detector's part of it.
+        compute: the :class:`~dasha.envs.clock.ComputeClock` of everything computed for the method since the episode
+            started (features, observations, decisions, the detector); ``detector_s``: the detector's part of it.
     """
 
     def __init__(self, config: EnvConfig | dict[str, Any] | None, camera: Camera) -> None:
@@ -402,4 +372,4 @@ class Perception:
         return fit
 
 
-__all__ = ["ACCEPT_BLUR_PX", "FOCUS_RANGE_M", "IOU_THRESHOLD", "ComputeClock", "Perception", "Shot", "on_object"]
+__all__ = ["ACCEPT_BLUR_PX", "FOCUS_RANGE_M", "IOU_THRESHOLD", "Perception", "Shot", "on_object"]
