@@ -32,7 +32,7 @@ from dasha.vision.blur_estimator import FRAME_PX, defocus_estimate
 from dasha.vision.descriptor import DESCRIPTOR_DIM
 from dasha.vision.encoders import make_encoder
 from dasha.vision.focus_measures import af_window, tenengrad
-from dasha.vision.histogram import grey_levels, paper_histogram, paper_histogram_of_levels
+from dasha.vision.histogram import grey_levels, paper_histogram_of_levels
 from dasha.vision.metering import exposure_stats_of_levels
 
 IOU_THRESHOLD = 0.5
@@ -109,10 +109,8 @@ class Shot:
 
     def _hist(self) -> tuple[np.ndarray, np.ndarray, float]:
         if self._histogram is None:
-            with self.perception.compute:
-                image = self.frame.image
-                uint8 = image.dtype == np.uint8 and image.ndim == 2
-                self._histogram = paper_histogram_of_levels(self.levels) if uint8 else paper_histogram(image)
+            with self.perception.compute:  # frames are Mono8 (Camera.capture validates them)
+                self._histogram = paper_histogram_of_levels(self.levels)
         return self._histogram
 
     @property

@@ -170,9 +170,8 @@ class LensPhase:
             raise RuntimeError("the lens phase is over (or not started)")
         lens = self.perception.camera.lens
         assert lens is not None
-        with self.perception.compute:  # a fit jump reads the focus fit: the agent's compute
-            fit = self.perception.focus_fit(self.history) if self.actions.is_jump(action) else None
-            drive = self.actions.decode(action, lens, fit)
+        fit = self.perception.focus_fit(self.history) if self.actions.is_jump(action) else None  # timed by the fit
+        drive = self.actions.decode(action, lens, fit)
         if drive is None:
             self._finish("stop")
             return False
@@ -194,9 +193,7 @@ class LensPhase:
     def _advance(self, shot: Shot) -> None:
         self.prev, self.shot = self.shot, shot
         self.history.append(shot)
-        with self.perception.compute:
-            better = self.perception.better_focus(shot, self.best)
-        if better:
+        if self.perception.better_focus(shot, self.best):  # the features it compares time themselves
             self.best = shot
 
     def _end(self, reason: str) -> bool:
